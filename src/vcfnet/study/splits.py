@@ -1,0 +1,124 @@
+"""Cohorts and splits, grouped by patient: no patient is ever on two sides of a split.
+
+- development cohort -> ``train`` / ``val`` / ``test``: test is ``test_fraction`` of the patients,
+  stratified by class; ``val`` (model selection) is carved from the rest, never from test;
+- external cohorts -> ``external`` (one per site, by the ``site`` column);
+- prospective cohort -> ``prospective``;
+- the collaboration set (reader study): a seeded ``collaboration_fraction`` of each external site's
+  patients, flagged by ``collaboration = 1``.
+
+Everything is seeded; the settings and the checks are written to ``splits.json`` beside ``splits.csv``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from vcfnet.errors import VcfnetError
+from vcfnet.fileio import atomic_open, write_json
+from vcfnet.labels import CLASSES
+from vcfnet.study.layout import StudyLayout
+from vcfnet.study.schema import load_study
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SplitConfig:
+    seed: int = 0
+    test_fraction: float = 0.2
+    val_fraction: float = 0.1
+    collaboration_fraction: float = 0.3
+
+    def __post_init__(self) -> None:
+        for name in ("test_fraction", "val_fraction", "collaboration_fraction"):
+            value = getattr(self, name)
+            if not 0 < value < 1:
+                raise VcfnetError(f"{name} must be between 0 and 1 (got {value})")
+
+
+def holdout_groups(labels: np.ndarray, groups: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Boolean mask of a held-out part of about ``fraction`` of the groups, stratified by label.
+
+    Uses scikit-learn's StratifiedGroupKFold (one fold of round(1/fraction)) when there are enough
+    groups; with fewer, holds out a seeded random ceil(fraction * n_groups) groups (at least one, and
+    at least one left).
+    """
+    unique = np.unique(groups)
+    n_splits = max(2, int(round(1 / fraction)))
+    if len(unique) >= n_splits * 2:
+        from sklearn.model_selection import StratifiedGroupKFold
+        folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        _, held = next(folds.split(np.zeros(len(labels)), labels, groups))
+        mask = np.zeros(len(labels), dtype=bool)
+        mask[held] = True
+        return mask
+    if len(unique) < 2:
+        return np.zeros(len(labels), dtype=bool)
+    rng = np.random.default_rng(seed)
+    k = min(len(unique) - 1, max(1, int(np.ceil(fraction * len(unique)))))
+    return np.isin(groups, rng.permutation(unique)[:k])
+
+
+def assign_splits(table: pd.DataFrame, config: SplitConfig) -> pd.DataFrame:
+    """``roi_id, split, collaboration`` for every row of a Study table."""
+    split = np.where(table["cohort"] == "external", "external",
+                     np.where(table["cohort"] == "prospective", "prospective", "train")).astype(object)
+    dev = np.flatnonzero((table["cohort"] == "development").to_numpy())
+    labels, groups = table["label"].to_numpy(), table["patient_id"].to_numpy()
+    if len(dev):
+        test = holdout_groups(labels[dev], groups[dev], config.test_fraction, config.seed)
+        split[dev[test]] = "test"
+        rest = dev[~test]
+        val = holdout_groups(labels[rest], groups[rest], config.val_fraction, config.seed + 1)
+        split[rest[val]] = "val"
+    collaboration = np.zeros(len(table), dtype=int)
+    for i, site in enumerate(sorted(table.loc[table["cohort"] == "external", "site"].unique())):
+        rows = np.flatnonzero(((table["cohort"] == "external") & (table["site"] == site)).to_numpy())
+        pick = holdout_groups(labels[rows], groups[rows], config.collaboration_fraction, config.seed + 100 + i)
+        collaboration[rows[pick]] = 1
+    return pd.DataFrame({"roi_id": table["roi_id"].to_numpy(), "split": split, "collaboration": collaboration})
+
+
+def split_checks(table: pd.DataFrame, splits: pd.DataFrame) -> dict:
+    """Counts per split and class, and the patient-overlap checks (all must be zero)."""
+    merged = table[["roi_id", "patient_id", "label"]].merge(splits, on="roi_id")
+    patients = {s: set(g["patient_id"]) for s, g in merged.groupby("split")}
+    overlap = {f"{a}&{b}": len(patients.get(a, set()) & patients.get(b, set()))
+               for a, b in (("train", "test"), ("train", "val"), ("val", "test"))}
+    counts = {s: {"patients": int(g["patient_id"].nunique()), "vertebrae": int(len(g)),
+                  **{c: int((g["label"] == c).sum()) for c in CLASSES}} for s, g in merged.groupby("split")}
+    collab = merged[merged["collaboration"] == 1]
+    counts["collaboration"] = {"patients": int(collab["patient_id"].nunique()), "vertebrae": int(len(collab)),
+                               **{c: int((collab["label"] == c).sum()) for c in CLASSES}}
+    info = {"development&prospective": len(set(merged.loc[merged["split"].isin(["train", "val", "test"]), "patient_id"])
+                                            & patients.get("prospective", set()))}
+    return {"patient_overlap": overlap, "counts": counts, "info_patients_shared": info}
+
+
+def write_splits(study_dir: str | Path, config: SplitConfig | None = None) -> dict:
+    """(Re)compute the splits of a study; ``None`` reuses the settings in ``splits.json``."""
+    layout = StudyLayout(study_dir)
+    if config is None:
+        config = read_split_config(study_dir)
+    table = load_study(layout.study_table)
+    splits = assign_splits(table, config)
+    checks = split_checks(table, splits)
+    if any(checks["patient_overlap"].values()):  # a bug, not a user error: never write such splits
+        raise AssertionError(f"patient-grouped split failed: {checks['patient_overlap']}")
+    with atomic_open(layout.splits, "w", encoding="utf-8", newline="") as fh:
+        splits.to_csv(fh, index=False)
+    write_json(layout.splits_meta, {"config": asdict(config), **checks})
+    return checks
+
+
+def read_split_config(study_dir: str | Path) -> SplitConfig:
+    layout = StudyLayout(study_dir)
+    if layout.splits_meta.exists():
+        return SplitConfig(**json.loads(layout.splits_meta.read_text())["config"])
+    return SplitConfig()

@@ -1,0 +1,60 @@
+import numpy as np
+import pandas as pd
+
+from vcfnet.labels import CLASSES
+from vcfnet.study.splits import SplitConfig, assign_splits, holdout_groups, split_checks
+
+
+def _table(n_patients=200, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for p in range(n_patients):
+        cohort = "development" if p < 140 else "external"
+        site = "site1" if cohort == "development" else f"site{2 + p % 3}"
+        for k in range(rng.integers(1, 4)):
+            rows.append({"roi_id": f"r{p}-{k}", "patient_id": f"P{p}", "cohort": cohort, "site": site,
+                         "label": CLASSES[rng.choice(3, p=[0.5, 0.42, 0.08])]})
+    return pd.DataFrame(rows)
+
+
+def test_no_patient_on_two_sides_and_fractions():
+    table = _table()
+    splits = assign_splits(table, SplitConfig(seed=3))
+    checks = split_checks(table, splits)
+    assert checks["patient_overlap"] == {"train&test": 0, "train&val": 0, "val&test": 0}
+    merged = table.merge(splits, on="roi_id")
+    dev_patients = merged[merged.cohort == "development"].patient_id.nunique()
+    test_patients = merged[merged.split == "test"].patient_id.nunique()
+    assert abs(test_patients / dev_patients - 0.2) < 0.05
+    # every patient's vertebrae share one split
+    assert (merged.groupby("patient_id")["split"].nunique() == 1).all()
+    # external rows are never train/val/test; collaboration only from external
+    assert set(merged[merged.cohort == "external"].split) == {"external"}
+    assert merged[merged.collaboration == 1].cohort.eq("external").all()
+    collab = merged[merged.cohort == "external"].groupby("patient_id")["collaboration"].first()
+    assert 0.2 < collab.mean() < 0.4
+
+
+def test_stratified_by_class():
+    table = _table(600, seed=1)
+    merged = table.merge(assign_splits(table, SplitConfig()), on="roi_id")
+    dev = merged[merged.cohort == "development"]
+    share = lambda g: (g.label == "pathological").mean()  # noqa: E731
+    assert abs(share(dev[dev.split == "test"]) - share(dev)) < 0.04
+
+
+def test_seeded_and_recorded():
+    table = _table()
+    a = assign_splits(table, SplitConfig(seed=5))
+    b = assign_splits(table, SplitConfig(seed=5))
+    c = assign_splits(table, SplitConfig(seed=6))
+    assert a.equals(b)
+    assert not a.equals(c)
+
+
+def test_tiny_group_counts_keep_both_sides():
+    labels = np.array(["acute", "chronic", "acute"])
+    groups = np.array(["a", "b", "c"])
+    mask = holdout_groups(labels, groups, 0.2, seed=0)
+    assert mask.sum() == 1
+    assert not holdout_groups(labels[:1], groups[:1], 0.2, seed=0).any()
