@@ -1,0 +1,32 @@
+"""Statistics for the study, in scikit-learn style: ``f(y_true, y_score, *, ...)``, numpy in,
+dataclass results out (each with ``to_dict()``, JSON-ready with NaN as ``None``).
+
+* ROC / AUC (:mod:`vcfnet.stats.roc`): :func:`roc_curve`, :func:`roc_auc`, :func:`roc_auc_ci`
+  (DeLong or bootstrap, patient-clustered with ``groups``), :func:`delong_test` (paired).
+* Proportions (:mod:`vcfnet.stats.proportions`): :func:`proportion_ci` (Wilson, Clopper-Pearson),
+  :func:`mcnemar_test`.
+* Multiclass one-vs-rest report (:mod:`vcfnet.stats.classification`):
+  :func:`classification_metrics`, :func:`confusion_matrix`.
+* Calibration (:mod:`vcfnet.stats.calibration`): :func:`brier_score`,
+  :func:`expected_calibration_error`, :func:`reliability_curve`, :func:`fit_temperature`,
+  :func:`apply_temperature`.
+
+Degenerate input (one class only, no cases, constant scores) warns with
+:class:`UndefinedMetricWarning` and gives NaN; malformed input raises ``ValueError``. This package
+never imports matplotlib; scipy and statsmodels load when a function first needs them.
+"""
+from vcfnet.stats._common import UndefinedMetricWarning
+from vcfnet.stats.calibration import (apply_temperature, brier_score, expected_calibration_error,
+                                      fit_temperature, reliability_curve)
+from vcfnet.stats.classification import (ClassMetrics, MacroAverages, MulticlassReport, classification_metrics,
+                                         confusion_matrix)
+from vcfnet.stats.proportions import McNemarResult, ProportionResult, mcnemar_test, proportion_ci
+from vcfnet.stats.roc import AUCResult, DeLongTestResult, delong_test, roc_auc, roc_auc_ci, roc_curve
+
+__all__ = [
+    "AUCResult", "ClassMetrics", "DeLongTestResult", "MacroAverages", "McNemarResult", "MulticlassReport",
+    "ProportionResult", "UndefinedMetricWarning",
+    "apply_temperature", "brier_score", "classification_metrics", "confusion_matrix", "delong_test",
+    "expected_calibration_error", "fit_temperature", "mcnemar_test", "proportion_ci", "reliability_curve",
+    "roc_auc", "roc_auc_ci", "roc_curve",
+]
