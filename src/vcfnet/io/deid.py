@@ -1,0 +1,180 @@
+"""De-identification: keyed patient pseudonyms and the only DICOM header fields the system keeps.
+
+Patient identity becomes ``P-`` + 16 hex digits of HMAC-SHA256(study key, PatientID). The key is a
+per-study secret (``load_or_create_key``); without it a pseudonym cannot be traced back to a patient
+by hashing candidate IDs, and the same patient gets the same pseudonym across every source of a study.
+
+``safe_dicom_meta`` is an allow-list: it reads a handful of technical fields and the PatientID (only
+to pseudonymise it, from the raw bytes so that pydicom's value validation can never echo it into a
+log). Patient name, birth date and accession number are never read at all.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import re
+import secrets
+import stat
+from pathlib import Path
+from typing import Any
+
+from vcfnet.errors import InputError
+
+log = logging.getLogger(__name__)
+
+KEY_BYTES = 32
+_PATIENT_ID_TAG = 0x00100020
+_AGE_RE = re.compile(r"^(\d{1,3})([DWMY])$")
+_AGE_UNIT_YEARS = {"D": 1 / 365.25, "W": 7 / 365.25, "M": 1 / 12, "Y": 1.0}
+
+
+class Pseudonymizer:
+    """Keyed pseudonyms for patient identifiers. The key never appears in ``repr``."""
+
+    __slots__ = ("_key",)
+
+    def __init__(self, key: bytes):
+        if not isinstance(key, (bytes, bytearray)) or len(key) < 16:
+            raise ValueError("a pseudonymisation key must be at least 16 bytes (use load_or_create_key)")
+        self._key = bytes(key)
+
+    def patient(self, raw_id: str) -> str:
+        """``'P-'`` + the first 16 hex digits of HMAC-SHA256(key, raw_id stripped of padding)."""
+        text = str(raw_id).strip(" \x00")
+        if not text:
+            raise ValueError("cannot pseudonymise an empty patient identifier")
+        digest = hmac.new(self._key, text.encode("utf-8"), hashlib.sha256).hexdigest()
+        return "P-" + digest[:16]
+
+    def __repr__(self) -> str:
+        return "Pseudonymizer(key=<hidden>)"
+
+
+def load_or_create_key(path: str | Path) -> bytes:
+    """Read the study's secret key from ``path``, creating it (32 random bytes, mode 0600) if absent.
+
+    Creation is atomic and race-free: the key is written to a private temporary file and hard-linked
+    into place, so two processes starting together end up sharing whichever key landed first.
+    """
+    path = Path(path)
+    if not path.exists():
+        _create_key(path)
+    try:
+        key = path.read_bytes()
+    except OSError as exc:
+        raise InputError(path, f"cannot read the study key: {exc.strerror}") from None
+    if len(key) != KEY_BYTES:
+        raise InputError(path, f"study key file must hold exactly {KEY_BYTES} bytes, found {len(key)}")
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if os.name == "posix" and mode & 0o077:
+        log.warning("%s: study key is readable by other users (mode %o); chmod 600 it", path, mode)
+    return key
+
+
+def _create_key(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_bytes(KEY_BYTES))
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)  # fails if another process created the key first: keep theirs
+        except FileExistsError:
+            pass
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def safe_dicom_meta(ds: Any, pseudonymizer: Pseudonymizer | None) -> dict:
+    """The de-identified metadata of a pydicom ``Dataset`` (see ``Radiograph.meta`` for the keys).
+
+    ``patient_key`` is ``None`` without a pseudonymizer or when the file has no PatientID (an empty
+    ID must not merge unrelated patients under one pseudonym).
+    """
+    spacing, spacing_source = _pixel_spacing(ds)
+    raw_id = _raw_patient_id(ds)
+    return {
+        "format": "DICOM",
+        "modality": _text(ds, "Modality"),
+        "pixel_spacing": spacing,
+        "pixel_spacing_source": spacing_source,
+        "body_part": _text(ds, "BodyPartExamined"),
+        "photometric": _text(ds, "PhotometricInterpretation"),
+        "bits_stored": _int_or_none(ds.get("BitsStored")),
+        "manufacturer": _text(ds, "Manufacturer"),
+        "study_date": _iso_date(_text(ds, "StudyDate")),
+        "patient_age": parse_age(_text(ds, "PatientAge")),
+        "patient_sex": _sex(_text(ds, "PatientSex")),
+        "patient_key": pseudonymizer.patient(raw_id) if pseudonymizer and raw_id else None,
+    }
+
+
+def parse_age(text: str) -> float | None:
+    """DICOM Age String (``'067Y'``, ``'018M'``, ``'003W'``, ``'010D'``) -> years; ``None`` if invalid."""
+    m = _AGE_RE.match(text.strip().upper())
+    if not m:
+        return None
+    return round(int(m.group(1)) * _AGE_UNIT_YEARS[m.group(2)], 4)
+
+
+def _text(ds: Any, keyword: str) -> str:
+    value = ds.get(keyword)
+    if value is None:
+        return ""
+    if not isinstance(value, (str, bytes)) and hasattr(value, "__len__"):
+        value = value[0] if len(value) else ""  # multi-valued: keep the first
+    return str(value).strip()
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _pixel_spacing(ds: Any) -> tuple[list[float] | None, str]:
+    for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
+        value = ds.get(keyword)
+        try:
+            spacing = [float(v) for v in value] if value is not None else None
+        except (TypeError, ValueError):
+            spacing = None
+        if spacing and len(spacing) == 2 and all(v > 0 for v in spacing):
+            return spacing, keyword
+    return None, ""
+
+
+def _iso_date(text: str) -> str:
+    digits = text.replace("-", "").replace(".", "")
+    if len(digits) == 8 and digits.isdigit():
+        return f"{digits[:4]}-{digits[4:6]}-{digits[6:]}"
+    return ""
+
+
+def _sex(text: str) -> str:
+    text = text.upper()
+    return text if text in ("F", "M") else ""
+
+
+def _raw_patient_id(ds: Any) -> str:
+    """PatientID decoded from its raw bytes: no pydicom validation, hence no warning that quotes it."""
+    if _PATIENT_ID_TAG not in ds:
+        return ""
+    value = ds.get_item(_PATIENT_ID_TAG).value
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        from pydicom.charset import convert_encodings, decode_bytes
+
+        try:
+            charsets = convert_encodings(ds.get("SpecificCharacterSet", "ISO_IR 6"))
+            value = decode_bytes(value, charsets, {0x5C})
+        except Exception:  # noqa: BLE001 - any charset trouble: fall back to a byte-faithful decode
+            value = value.decode("latin-1")
+    return str(value).strip(" \x00")

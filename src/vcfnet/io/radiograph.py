@@ -1,0 +1,251 @@
+"""Read a radiograph (DICOM, PNG, JPEG, TIFF) into a float image in [0, 1], bone bright.
+
+DICOM pipeline, in the order the standard defines (PS3.4 N.2.1): stored values -> Modality LUT
+(rescale) -> VOI LUT or window (first of several; none: the BitsStored range) -> MONOCHROME1 inversion.
+Inverting before the VOI step, as the original study's converter did, maps the window onto the wrong
+values. Everything stays in float64 until the final float32 array.
+
+A stored window that leaves (almost) no contrast (real archives carry windows that miss every pixel
+value) is detected and replaced, with a warning, by the image's own 0.5-99.5 percentile range.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from vcfnet.errors import InputError
+from vcfnet.io.deid import Pseudonymizer, safe_dicom_meta
+
+log = logging.getLogger(__name__)
+
+#: A window saturating more than this share of pixels at one end leaves no usable contrast.
+SATURATED_SHARE = 0.99
+#: Percentile range used when the stored window is useless.
+FALLBACK_PERCENTILES = (0.5, 99.5)
+_MIN_SPREAD = 1.0 / 255.0  # 99% of pixels within one 8-bit grey level: no contrast either
+
+
+@dataclass
+class Radiograph:
+    """A radiograph ready for cropping.
+
+    Attributes:
+        pixels: (H, W) float32 in [0, 1]; bright = more attenuation (bone bright).
+        meta: de-identified metadata only: format, modality, pixel_spacing ([row, col] mm or None),
+            pixel_spacing_source, body_part, photometric, bits_stored, manufacturer, study_date
+            ('YYYY-MM-DD' or ''), patient_age (years or None), patient_sex ('F', 'M' or ''),
+            patient_key (keyed pseudonym or None). Never a patient name, ID, birth date or accession.
+        source: the path the caller gave.
+    """
+
+    pixels: np.ndarray
+    meta: dict = field(default_factory=dict)
+    source: str = ""
+
+
+def read_radiograph(path: str | Path, *, pseudonymizer: Pseudonymizer | None = None) -> Radiograph:
+    """Read a DICOM (detected by content, not extension) or an image file Pillow can open.
+
+    Raises ``InputError`` naming ``path`` for anything unreadable: missing file, broken compressed
+    stream, truncated image, colour or multi-frame DICOM.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "file not found")
+    if _has_dicom_preamble(path):
+        return _read_dicom(path, pseudonymizer, force=False)
+    from vcfnet.io.image import read_image_file, UnidentifiedImage
+
+    try:
+        return read_image_file(path)
+    except UnidentifiedImage:
+        pass
+    # Not an image Pillow knows: maybe a DICOM written without the 128-byte preamble.
+    if _looks_like_preambleless_dicom(path):
+        return _read_dicom(path, pseudonymizer, force=True)
+    raise InputError(path, "not a DICOM file (no 'DICM' marker) nor an image format Pillow can read "
+                           "(PNG, JPEG, TIFF)")
+
+
+def _has_dicom_preamble(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        head = fh.read(132)
+    return len(head) == 132 and head[128:132] == b"DICM"
+
+
+def _looks_like_preambleless_dicom(path: Path) -> bool:
+    """A preamble-less DICOM starts with a group 0x0002 or 0x0008 element (little endian)."""
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    return len(head) == 8 and head[1] == 0 and head[0] in (0x02, 0x08) and head[3] == 0
+
+
+def _read_dicom(path: Path, pseudonymizer: Pseudonymizer | None, *, force: bool) -> Radiograph:
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(path, force=force)
+    except Exception as exc:  # noqa: BLE001 - pydicom raises many types for a damaged header
+        raise InputError(path, f"cannot read the DICOM header ({type(exc).__name__}: {exc})") from None
+    _check_greyscale_single_frame(path, ds)
+    if force:
+        _infer_transfer_syntax(ds)
+    try:
+        stored = ds.pixel_array
+    except Exception as exc:  # noqa: BLE001 - decoder plugins raise RuntimeError, ValueError, ...
+        raise InputError(path, f"cannot decode the pixel data ({_transfer_syntax(ds)}): "
+                               f"{_one_line(exc)}") from None
+    if stored.ndim != 2:
+        raise InputError(path, f"expected one greyscale frame, decoded an array of shape {stored.shape}")
+    pixels = dicom_to_unit(stored, ds, source=str(path))
+    return Radiograph(pixels=pixels, meta=safe_dicom_meta(ds, pseudonymizer), source=str(path))
+
+
+def _check_greyscale_single_frame(path: Path, ds) -> None:
+    if "PixelData" not in ds and "FloatPixelData" not in ds:
+        raise InputError(path, "DICOM file has no pixel data (not an image)")
+    samples = int(ds.get("SamplesPerPixel", 1) or 1)
+    photometric = str(ds.get("PhotometricInterpretation", "")).strip()
+    if samples != 1 or photometric not in ("MONOCHROME1", "MONOCHROME2"):
+        raise InputError(path, f"colour DICOM (SamplesPerPixel {samples}, PhotometricInterpretation "
+                               f"'{photometric}'): only greyscale MONOCHROME1/MONOCHROME2 radiographs "
+                               "are supported")
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    if frames != 1:
+        raise InputError(path, f"multi-frame DICOM ({frames} frames): expected a single radiograph")
+
+
+def _infer_transfer_syntax(ds) -> None:
+    """A file without meta header can only be uncompressed: take the encoding pydicom detected."""
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    if getattr(ds, "file_meta", None) is None:
+        ds.file_meta = FileMetaDataset()
+    if "TransferSyntaxUID" not in ds.file_meta:
+        implicit, little = ds.original_encoding
+        ds.file_meta.TransferSyntaxUID = (ImplicitVRLittleEndian if implicit else
+                                          ExplicitVRLittleEndian if little else ExplicitVRBigEndian)
+
+
+def _transfer_syntax(ds) -> str:
+    meta = getattr(ds, "file_meta", None)
+    uid = meta.get("TransferSyntaxUID") if meta is not None else None
+    return f"transfer syntax {uid.name}" if uid is not None else "unknown transfer syntax"
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def dicom_to_unit(stored: np.ndarray, ds, *, source: str = "") -> np.ndarray:
+    """Stored values -> Modality LUT -> VOI LUT/window -> MONOCHROME1 inversion, as float32 [0, 1].
+
+    Args:
+        stored: (H, W) stored pixel values (``ds.pixel_array``).
+        ds: the pydicom dataset the values come from.
+        source: file name used in the warning when the stored window leaves no contrast.
+    """
+    from pydicom.pixels import apply_modality_lut
+
+    values = np.asarray(apply_modality_lut(stored, ds), dtype=np.float64)
+    try:
+        unit, how = _voi_to_unit(values, ds)
+        problem = _contrast_problem(unit)
+    except ValueError as exc:  # an invalid stored window/LUT: treat it like a useless one
+        how, problem = "stored VOI", _one_line(exc)
+    if problem:
+        log.warning("%s: the %s is unusable (%s); using the image's own %g-%g percentile range instead",
+                    source or "DICOM", how, problem, *FALLBACK_PERCENTILES)
+        unit = percentile_to_unit(values)
+    if str(ds.get("PhotometricInterpretation", "")).strip() == "MONOCHROME1":
+        unit = 1.0 - unit
+    return unit.astype(np.float32)
+
+
+def _contrast_problem(unit: np.ndarray) -> str:
+    """Why a [0, 1] image has no usable contrast, or '' if it has some."""
+    sample = unit[::4, ::4] if unit.size > 1_000_000 else unit  # the check need not see every pixel
+    low, high = np.mean(sample <= 0.0), np.mean(sample >= 1.0)
+    if max(low, high) > SATURATED_SHARE:
+        return f"{100 * max(low, high):.1f}% of pixels at {'black' if low > high else 'white'}"
+    lo, hi = np.percentile(sample, FALLBACK_PERCENTILES)
+    if hi - lo < _MIN_SPREAD:
+        return "99% of pixels within one 8-bit grey level"
+    return ""
+
+
+def _voi_to_unit(values: np.ndarray, ds) -> tuple[np.ndarray, str]:
+    """Apply the first VOI LUT, else the first window, else the BitsStored range; map to [0, 1]."""
+    if ds.get("VOILUTSequence"):
+        from pydicom.pixels import apply_voi
+
+        item = ds.VOILUTSequence[0]
+        first, n_entries = int(item.LUTDescriptor[1]), int(item.LUTDescriptor[0]) or 2**16
+        lut = np.asarray(apply_voi(np.arange(first, first + n_entries), ds, index=0), dtype=np.float64)
+        # Many archives declare 16-bit LUT entries but fill 12: scale by the bits actually used.
+        top = min(2.0 ** int(item.LUTDescriptor[2]), 2.0 ** max(1, int(lut.max()).bit_length())) - 1
+        integral = np.rint(values).astype(np.int64)
+        return np.clip(apply_voi(integral, ds, index=0) / top, 0.0, 1.0), "VOI LUT"
+    if "WindowCenter" in ds and "WindowWidth" in ds:
+        centre, width = _first(ds.WindowCenter), _first(ds.WindowWidth)
+        function = str(ds.get("VOILUTFunction", "LINEAR")).strip().upper() or "LINEAR"
+        return window_to_unit(values, centre, width, function), f"window (centre {centre:g}, width {width:g})"
+    lo, hi = _modality_range(ds)
+    return np.clip((values - lo) / (hi - lo), 0.0, 1.0), f"BitsStored range ({lo:g}..{hi:g})"
+
+
+def _first(value) -> float:
+    if not isinstance(value, (str, bytes)) and hasattr(value, "__len__"):
+        value = value[0]
+    return float(value)
+
+
+def window_to_unit(values: np.ndarray, centre: float, width: float, function: str = "LINEAR") -> np.ndarray:
+    """DICOM window (PS3.3 C.11.2.1.2 and C.11.2.1.3) with output range [0, 1].
+
+    LINEAR uses the standard's ``c - 0.5`` / ``w - 1`` convention; LINEAR_EXACT and SIGMOID as defined.
+    """
+    if function == "SIGMOID":
+        if width <= 0:
+            raise ValueError(f"SIGMOID window width must be > 0, got {width:g}")
+        return 1.0 / (1.0 + np.exp(-4.0 * (values - centre) / width))
+    if function == "LINEAR":
+        if width < 1:
+            raise ValueError(f"LINEAR window width must be >= 1, got {width:g}")
+        centre, width = centre - 0.5, width - 1.0
+        if width == 0:  # width 1: a threshold at the centre
+            return (values > centre).astype(np.float64)
+    elif function == "LINEAR_EXACT":
+        if width <= 0:
+            raise ValueError(f"LINEAR_EXACT window width must be > 0, got {width:g}")
+    else:
+        raise ValueError(f"unsupported VOI LUT Function '{function}' (LINEAR, LINEAR_EXACT, SIGMOID)")
+    return np.clip((values - centre) / width + 0.5, 0.0, 1.0)
+
+
+def _modality_range(ds) -> tuple[float, float]:
+    """The range of Modality LUT output values that BitsStored allows."""
+    if ds.get("ModalityLUTSequence"):
+        return 0.0, 2.0 ** int(ds.ModalityLUTSequence[0].LUTDescriptor[2]) - 1
+    bits = int(ds.BitsStored)
+    if int(ds.get("PixelRepresentation", 0)) == 0:
+        lo, hi = 0.0, 2.0**bits - 1
+    else:
+        lo, hi = -(2.0 ** (bits - 1)), 2.0 ** (bits - 1) - 1
+    slope, intercept = float(ds.get("RescaleSlope", 1) or 1), float(ds.get("RescaleIntercept", 0) or 0)
+    ends = sorted((lo * slope + intercept, hi * slope + intercept))
+    return ends[0], ends[1]
+
+
+def percentile_to_unit(values: np.ndarray, percentiles: tuple[float, float] = FALLBACK_PERCENTILES) -> np.ndarray:
+    """Map the image's own percentile range to [0, 1] (min..max if that range is empty)."""
+    lo, hi = np.percentile(values, percentiles)
+    if hi <= lo:
+        lo, hi = float(values.min()), float(values.max())
+    if hi <= lo:
+        return np.zeros_like(values, dtype=np.float64)
+    return np.clip((values - lo) / (hi - lo), 0.0, 1.0)
