@@ -15,6 +15,8 @@ from vcfnet.errors import VcfnetError
 
 #: Sub-command modules under ``vcfnet.commands``, in the order of the study's data flow.
 COMMAND_MODULES: tuple[str, ...] = (
+    "ingest",
+    "study",
 )
 
 app = typer.Typer(

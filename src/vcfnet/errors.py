@@ -27,3 +27,10 @@ class InputError(VcfnetError):
         if field is not None:
             where += f", field '{field}'"
         super().__init__(f"{where}: {problem}")
+
+    def __reduce__(self):  # survive the trip back from a worker process
+        return (_rebuild_input_error, (self.source, self.problem, self.row, self.field))
+
+
+def _rebuild_input_error(source, problem, row, field):
+    return InputError(source, problem, row=row, field=field)

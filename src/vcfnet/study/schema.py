@@ -59,7 +59,7 @@ def validate_study(df: pd.DataFrame, source: str | Path = "study table") -> pd.D
     _check_choice(df, "level", LEVELS + ("",), source)
     for col in _NUMERIC + ("age",):
         values = pd.to_numeric(df[col], errors="coerce")
-        blank = df[col].astype(str).str.strip().isin(["", "nan", "None"])
+        blank = df[col].isna() | df[col].astype(str).str.strip().isin(["", "nan", "None", "<NA>"])
         # age may be unknown (blank); box coordinates and image size may not
         bad = np.flatnonzero(values.isna() & (~blank if col == "age" else True))
         if len(bad):

@@ -1,0 +1,73 @@
+"""Table 1 of the study: who is in each cohort.
+
+One row per part of the study (development train / val / test, each external site, the external
+cohorts together, prospective, the collaboration set): patients, vertebrae per class, age, sex, sites.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from vcfnet.labels import CLASSES
+
+
+def cohort_groups(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """(name, rows) for each part of the study, in the order a paper lists them."""
+    has_split = "split" in table.columns
+    groups: list[tuple[str, pd.DataFrame]] = []
+    dev = table[table["cohort"] == "development"]
+    if len(dev):
+        groups.append(("development", dev))
+        if has_split:
+            groups += [(f"development:{s}", dev[dev["split"] == s]) for s in ("train", "val", "test")
+                       if (dev["split"] == s).any()]
+    ext = table[table["cohort"] == "external"]
+    groups += [(f"external:{site}", g) for site, g in ext.groupby("site", sort=True)]
+    if ext["site"].nunique() > 1:
+        groups.append(("external:all", ext))
+    pro = table[table["cohort"] == "prospective"]
+    if len(pro):
+        groups.append(("prospective", pro))
+    if has_split and "collaboration" in table.columns and (table["collaboration"] == 1).any():
+        groups.append(("collaboration", table[table["collaboration"] == 1]))
+    return groups
+
+
+def study_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Table 1: one row per cohort group of :func:`cohort_groups`."""
+    rows = []
+    for name, g in cohort_groups(table):
+        patients = g.drop_duplicates("patient_id")
+        age = pd.to_numeric(patients["age"], errors="coerce")
+        known_sex = patients[patients["sex"].isin(["F", "M"])]
+        row = {"cohort": name, "sites": ", ".join(sorted(g["site"].unique())),
+               "patients": int(len(patients)), "vertebrae": int(len(g))}
+        for c in CLASSES:
+            row[c] = int((g["label"] == c).sum())
+        row["age_mean"] = float(age.mean()) if age.notna().any() else np.nan
+        row["age_sd"] = float(age.std()) if age.notna().sum() > 1 else np.nan
+        row["female"] = int((known_sex["sex"] == "F").sum())
+        row["female_pct"] = 100.0 * row["female"] / len(known_sex) if len(known_sex) else np.nan
+        dates = g["exam_date"][g["exam_date"] != ""]
+        row["first_exam"] = dates.min() if len(dates) else ""
+        row["last_exam"] = dates.max() if len(dates) else ""
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def format_summary(summary: pd.DataFrame) -> list[list[str]]:
+    """Human-readable cells (``n (%)``, ``mean ± SD``) for a terminal or HTML Table 1."""
+    out = []
+    for _, r in summary.iterrows():
+        n = r["vertebrae"]
+        cells = [r["cohort"], r["sites"], str(r["patients"]), str(n)]
+        cells += [f"{r[c]} ({100 * r[c] / n:.0f}%)" if n else "0" for c in CLASSES]
+        cells.append("—" if np.isnan(r["age_mean"]) else
+                     f"{r['age_mean']:.1f} ± {r['age_sd']:.1f}" if not np.isnan(r["age_sd"]) else f"{r['age_mean']:.1f}")
+        cells.append("—" if np.isnan(r["female_pct"]) else f"{r['female']} ({r['female_pct']:.0f}%)")
+        out.append(cells)
+    return out
+
+
+SUMMARY_HEADERS = ["Cohort", "Sites", "Patients", "Vertebrae", *[c.capitalize() for c in CLASSES],
+                   "Age, years (mean ± SD)", "Female"]

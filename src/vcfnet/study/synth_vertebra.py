@@ -1,0 +1,219 @@
+"""One vertebra of the phantom, drawn into a patch of the attenuation map.
+
+Geometry lives in the vertebra's own frame, in millimetres: ``u`` runs from the anterior wall
+(-depth/2) to the posterior wall (+depth/2) and on to the posterior elements, ``v`` runs down the
+spine (upper endplate at -height/2). Endplates are curves v(u), walls are curves u(v); a soft
+signed distance to that outline gives the body, its cortex and its endplates, anti-aliased at the
+pixel size. Trabecular texture is filtered noise laid out in the same frame (vertical striation of
+osteoporotic bone), so it turns with the vertebra.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from vcfnet.study.synth_imaging import blur, sample, smooth_noise, soft_ellipse
+from vcfnet.study.synth_signs import Signs
+
+TEX_MM = 0.3   # cell of the trabecular texture grid
+
+
+@dataclass
+class Vertebra:
+    level: str
+    cx: float                 # centre in the image, mm
+    cy: float
+    angle: float              # radians; going down the spine the body turns this far towards posterior
+    height: float             # posterior body height, mm, before any fracture
+    depth: float              # antero-posterior depth, mm
+    excess: float             # anterior minus posterior height, mm
+    density: float            # trabecular attenuation
+    posterior: bool           # draw pedicle, facets, lamina and spinous process
+    oblique: float            # endplate double contour (beam obliquity), mm
+    osteophyte: float         # beak size of degenerative osteophytes, 0..1
+    signs: Signs | None = None
+
+    def centre_height(self) -> float:
+        """Body height at mid-depth once fractured (what the stack of vertebrae sees)."""
+        if self.signs is None:
+            return self.height + self.excess / 2
+        return self.height + self.excess / 2 - self.signs.loss * self.height * _profile(self.signs, 0.5)
+
+    def wedge_angle(self) -> float:
+        """Angle between the endplates added by the fracture (radians, kyphotic > 0)."""
+        if self.signs is None:
+            return 0.0
+        diff = self.signs.loss * self.height * (_profile(self.signs, 0.0) - _profile(self.signs, 1.0))
+        return float(np.arctan2(diff, self.depth))
+
+
+def _profile(signs: Signs, a: np.ndarray | float) -> np.ndarray | float:
+    """Height loss along the depth (0 anterior .. 1 posterior), greatest value 1."""
+    ww, wb, wc = signs.shape
+    grid = np.linspace(0.0, 1.0, 33)
+    norm = np.max(ww * (1 - grid) + wb * np.sin(np.pi * grid) + wc * (0.85 + 0.15 * (1 - grid)))
+    return (ww * (1 - a) + wb * np.sin(np.pi * a) + wc * (0.85 + 0.15 * (1 - a))) / norm
+
+
+def render_vertebra(mu: np.ndarray, rng: np.random.Generator, vb: Vertebra, spacing: float,
+                    gain: float) -> tuple[float, float, float, float] | None:
+    """Add vertebra ``vb`` to ``mu`` (rows, cols) in place; return its body's box in pixels, or None."""
+    patch = _patch(mu.shape, vb, spacing)
+    if patch is None:
+        return None
+    (y0, y1, x0, x1), u, v = patch
+    body, mask = _body(rng, vb, u, v, spacing)
+    if vb.posterior:
+        body += _posterior(vb, u, v)
+    mu[y0:y1, x0:x1] += gain * body
+    rows = np.flatnonzero(mask.max(axis=1) > 0.5)
+    cols = np.flatnonzero(mask.max(axis=0) > 0.5)
+    if not len(rows) or not len(cols):
+        return None
+    return float(x0 + cols[0]), float(y0 + rows[0]), float(x0 + cols[-1] + 1), float(y0 + rows[-1] + 1)
+
+
+def _patch(shape: tuple[int, int], vb: Vertebra, s: float):
+    """Pixel window holding the vertebra and the (u, v) frame coordinates of its pixels."""
+    back = 1.6 * vb.depth if vb.posterior else 6.0
+    us = np.array([-vb.depth / 2 - 9, vb.depth / 2 + back])
+    vs = np.array([-0.95 * vb.height - 4, 0.95 * vb.height + 4])
+    c, sn = np.cos(vb.angle), np.sin(vb.angle)
+    uu, vv = np.meshgrid(us, vs)
+    xs = vb.cx + uu * c + vv * sn
+    ys = vb.cy - uu * sn + vv * c
+    x0, x1 = max(0, int(xs.min() / s)), min(shape[1], int(np.ceil(xs.max() / s)))
+    y0, y1 = max(0, int(ys.min() / s)), min(shape[0], int(np.ceil(ys.max() / s)))
+    if x1 <= x0 or y1 <= y0:
+        return None
+    dx = ((np.arange(x0, x1, dtype=np.float32) + 0.5) * s - vb.cx)[None, :]
+    dy = ((np.arange(y0, y1, dtype=np.float32) + 0.5) * s - vb.cy)[:, None]
+    u = dx * np.float32(c) - dy * np.float32(sn)
+    v = dx * np.float32(sn) + dy * np.float32(c)
+    return (y0, y1, x0, x1), u, v
+
+
+def _edge(d: np.ndarray, s: float) -> np.ndarray:
+    """Anti-aliased inside-ness of a signed distance (mm, > 0 inside) at pixel size ``s``."""
+    return np.clip(d / s + 0.5, 0.0, 1.0)
+
+
+def _outline(rng: np.random.Generator, vb: Vertebra, u: np.ndarray, v: np.ndarray):
+    """Endplate curves top/bottom (functions of u) and wall curves front/back (functions of v)."""
+    H, D, sg = vb.height, vb.depth, vb.signs
+    a = np.clip((u + D / 2) / D, 0.0, 1.0)
+    dome = 4 * a * (1 - a)
+    top = -H / 2 - vb.excess * (1 - a) / 2 + 0.8 * dome
+    bot = H / 2 + vb.excess * (1 - a) / 2 - 0.9 * dome
+    front_shift = np.zeros_like(v)
+    bulge = 0.0
+    if sg is not None:
+        loss = sg.loss * H * _profile(sg, a)
+        top = top + sg.superior * loss
+        bot = bot - (1 - sg.superior) * loss
+        notch = np.clip(1 - np.abs(a - sg.break_pos) / 0.14, 0, None)
+        step = 1.0 / (1.0 + np.exp(np.clip((a - sg.break_pos) * D / 0.4, -30, 30)))
+        top = top + sg.step * (2.5 * step + 2.0 * notch)
+        rag = np.interp(a, np.linspace(0, 1, 14), rng.uniform(-1, 1, 14))
+        top = top + 1.6 * sg.cortical_loss * rag
+        vb_pos = -H / 2 + (0.25 + 0.3 * rng.random()) * H
+        front_shift = sg.buckle * 2.5 * np.exp(-((v - vb_pos) / 1.6) ** 2)
+        bulge = 1.0 + 3.0 * sg.bulge if sg.bulge > 0 else 0.0
+    vn = np.clip(2 * v / H, -1, 1)
+    front = -D / 2 + 0.9 * (1 - vn ** 2) - front_shift
+    back = D / 2 - 0.5 * (1 - vn ** 2) + bulge * (1 - vn ** 2)
+    return a, top, bot, front, back
+
+
+def _body(rng: np.random.Generator, vb: Vertebra, u: np.ndarray, v: np.ndarray, s: float):
+    """Attenuation of the vertebral body and its anti-aliased mask."""
+    sg = vb.signs
+    a, top, bot, front, back = _outline(rng, vb, u, v)
+    dt, db = v - top, bot - v
+    du = np.minimum(u - front, back - u)
+    dv = np.minimum(dt, db)
+    r = 1.2
+    corner = (du < r) & (dv < r)
+    d = np.where(corner, r - np.hypot(r - np.minimum(du, r), r - np.minimum(dv, r)), np.minimum(du, dv))
+    mask = _edge(d, s)
+    scl = sg.sclerosis if sg else 0.0
+    t_end = 0.7 + 1.8 * scl
+    end_top, end_bot = _edge(t_end - dt, s), _edge(t_end - db, s)
+    if sg is not None:
+        gap = sg.step * np.exp(-(((a - sg.break_pos) * vb.depth) / 1.6) ** 2)
+        end_top = end_top * (1 - 0.9 * gap)
+    walls = _edge(0.7 - du, s)
+    tex, holes, dense = _textures(rng, vb, u, v)
+    trab = vb.density * (1 + 0.22 * tex)
+    cortex = 0.55 * (1 + 0.9 * scl) * np.maximum(end_top, end_bot) + 0.4 * walls
+    cortex += _double_contour(vb, a, top, bot, v)
+    if sg is not None:
+        trab = trab * (1 - 0.25 * sg.lysis - 0.85 * sg.lysis * holes) + 0.6 * sg.blastic * dense
+        trab = trab + vb.density * (0.45 * scl * (np.exp(-np.clip(dt, 0, None) / 2.5)
+                                                  + np.exp(-np.clip(db, 0, None) / 2.5))
+                                    + 0.3 * sg.impaction * np.exp(-((dt - 3.0) / 1.0) ** 2))
+        cortex = cortex * (1 - sg.cortical_loss * np.clip(1.5 * holes + 0.6 * (u > vb.depth / 4), 0, 1))
+    body = mask * (trab + cortex)
+    body += _osteophytes(vb, u, v, top, bot, s)
+    return body.astype(np.float32), mask
+
+
+def _textures(rng: np.random.Generator, vb: Vertebra, u: np.ndarray, v: np.ndarray):
+    """Trabecular texture (unit std), lytic holes (0..1) and blastic patches (0..1) at (u, v)."""
+    nu = int((vb.depth + 8) / TEX_MM)
+    nv = int((vb.height + 8) / TEX_MM)
+    fine = blur(rng.standard_normal((nv, nu), dtype=np.float32), (3.0, 1.1))
+    fine /= fine.std() + 1e-6
+    coarse = smooth_noise(rng, (nv, nu), 4.0 / TEX_MM)
+    gy = (v + vb.height / 2 + 4) / TEX_MM
+    gx = (u + vb.depth / 2 + 4) / TEX_MM
+    tex = sample(0.8 * fine + 0.35 * coarse, gy, gx)
+    if vb.signs is None or (vb.signs.lysis <= 0 and vb.signs.blastic <= 0 and vb.signs.cortical_loss <= 0):
+        return tex, 0.0, 0.0
+    blobs = smooth_noise(rng, (nv, nu), 2.2 / TEX_MM) + 0.6 * smooth_noise(rng, (nv, nu), 1.0 / TEX_MM)
+    thr = 1.4 - 1.2 * vb.signs.lysis
+    holes = np.clip((sample(blobs, gy, gx) - thr) * 1.5, 0, 1)
+    dense = np.clip((sample(smooth_noise(rng, (nv, nu), 3.0 / TEX_MM), gy, gx) - 0.8) * 1.5, 0, 1)
+    return tex, holes, dense
+
+
+def _double_contour(vb: Vertebra, a: np.ndarray, top: np.ndarray, bot: np.ndarray, v: np.ndarray):
+    """The far rim of each endplate, a second thin line where the beam meets it obliquely."""
+    if vb.oblique < 0.3:
+        return 0.0
+    e = vb.oblique * np.sqrt(np.clip(1 - (2 * a - 1) ** 2, 0, 1))
+    return 0.25 * (np.exp(-((v - top - e) / 0.45) ** 2) + np.exp(-((v - bot + e) / 0.45) ** 2))
+
+
+def _osteophytes(vb: Vertebra, u: np.ndarray, v: np.ndarray, top: np.ndarray, bot: np.ndarray,
+                 s: float) -> np.ndarray:
+    """Beak osteophytes growing from the anterior corners towards the disc."""
+    size = max(vb.osteophyte, vb.signs.osteophyte if vb.signs else 0.0)
+    if size < 0.05:
+        return 0.0
+    length = 1.0 + 6.0 * size
+    out = 0.0
+    for sign, edge in ((-1.0, top), (1.0, bot)):
+        p = -(u + vb.depth / 2)                       # mm in front of the anterior wall
+        q = sign * (v - edge)                         # mm beyond the endplate, into the disc
+        centre = -0.5 + 0.6 * np.clip(p, 0, None) ** 2 / length
+        half = 1.4 * np.clip(1 - p / length, 0, 1) + 0.15
+        inside = _edge(half - np.abs(q - centre), s) * _edge(length - p, s) * _edge(p + 2.5, s)
+        out = out + 0.55 * inside
+    return out
+
+
+def _posterior(vb: Vertebra, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Pedicle, articular processes, lamina and spinous process: fainter shapes behind the body."""
+    D, H = vb.depth, vb.height
+    up = D / 2
+    ped = 1.0 - (vb.signs.pedicle if vb.signs else 0.0)
+    tilt = -0.45 if vb.level.startswith("T") else -0.12
+    out = 0.30 * ped * soft_ellipse(v, u, -0.2 * H, up + 0.22 * D, 0.17 * H, 0.26 * D)
+    out += 0.30 * soft_ellipse(v, u, 0.05 * H, up + 0.5 * D, 0.5 * H, 0.13 * D)
+    out += 0.22 * soft_ellipse(v, u, -0.55 * H, up + 0.44 * D, 0.24 * H, 0.08 * D, -0.2)
+    out += 0.22 * soft_ellipse(v, u, 0.62 * H, up + 0.58 * D, 0.25 * H, 0.08 * D, -0.2)
+    out += 0.20 * soft_ellipse(v, u, 0.12 * H, up + 0.68 * D, 0.3 * H, 0.2 * D)
+    out += 0.22 * soft_ellipse(v, u, 0.15 * H, up + 1.02 * D, 0.2 * H, 0.42 * D, tilt)
+    return out
