@@ -28,12 +28,15 @@ def summary_command(
     from vcfnet.study.summary import SUMMARY_HEADERS, format_summary, study_summary
 
     summary = study_summary(load_table(study))
-    table = Table(title=f"Table 1 — {study}", header_style="bold")
+    table = Table(title=f"Table 1 — {study}", header_style="bold", title_justify="left")
     for h in SUMMARY_HEADERS:
         table.add_column(h, justify="left" if h in ("Cohort", "Sites") else "right")
     for cells in format_summary(summary):
         table.add_row(*cells)
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:  # a pipe or file: do not squeeze the table into 80 columns
+        console = Console(width=160)
+    console.print(table)
     out = csv or Path(study) / "table1.csv"
     with atomic_open(out, "w", encoding="utf-8", newline="") as fh:
         summary.to_csv(fh, index=False, float_format="%.2f")

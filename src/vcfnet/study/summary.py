@@ -70,4 +70,4 @@ def format_summary(summary: pd.DataFrame) -> list[list[str]]:
 
 
 SUMMARY_HEADERS = ["Cohort", "Sites", "Patients", "Vertebrae", *[c.capitalize() for c in CLASSES],
-                   "Age, years (mean ± SD)", "Female"]
+                   "Age (mean ± SD)", "Female"]
