@@ -69,7 +69,7 @@ def check_class_labels(y_true, n_classes: int, name: str = "y_true") -> np.ndarr
             raise ValueError(f"{name} must hold integer class indices 0..{n_classes - 1}, got dtype {y.dtype}")
     if y.min() < 0 or y.max() >= n_classes:
         bad = y[(y < 0) | (y >= n_classes)][0]
-        raise ValueError(f"{name} holds class index {bad!r}; allowed are 0..{n_classes - 1}")
+        raise ValueError(f"{name} holds class index {bad.item()!r}; allowed are 0..{n_classes - 1}")
     return y.astype(np.int64)
 
 

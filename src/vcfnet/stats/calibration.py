@@ -18,7 +18,7 @@ from vcfnet.stats._common import check_class_labels, check_proba, warn_undefined
 
 log = logging.getLogger(__name__)
 
-_LOG_T_BOUNDS = (math.log(1e-2), math.log(1e2))
+_LOG_T_BOUNDS = (math.log(1e-3), math.log(1e3))
 
 
 def _as_proba(y_true, proba) -> tuple[np.ndarray, np.ndarray]:
@@ -125,11 +125,25 @@ def _nll(z: np.ndarray, y: np.ndarray, t: float) -> float:
     return float(np.mean(logsumexp(s, axis=1) - s[np.arange(y.size), y]))
 
 
+def _no_finite_temperature(z: np.ndarray, y: np.ndarray) -> str | None:
+    """Why no finite T > 0 minimises the NLL, or None. The NLL is convex in beta = 1/T with slope
+    ``mean(E_softmax(beta z)[z] - z_y)``: always negative when every true-class logit is the strict
+    maximum (optimum T -> 0), and non-negative at beta = 0 when the logits do not favour the true
+    class on average (optimum T -> infinity)."""
+    others = np.where(np.eye(z.shape[1], dtype=bool)[y], -np.inf, z).max(axis=1)
+    if np.all(z[np.arange(y.size), y] > others):
+        return "every validation case is classified correctly, so the NLL keeps falling as T -> 0"
+    if np.mean(z.mean(axis=1) - z[np.arange(y.size), y]) >= 0:
+        return "the logits do not favour the true class on average, so the NLL keeps falling as T -> infinity"
+    return None
+
+
 def fit_temperature(logits, y_true) -> float:
     """Temperature T > 0 minimising the NLL of ``softmax(logits / T)``, searched over log T.
 
-    Bounded to [0.01, 100]; a fit at a bound (e.g. perfectly separated validation data drives T to
-    0) is logged as a warning. No cases: warning and NaN.
+    When no finite minimiser exists (validation cases all classified correctly; or logits no better
+    than chance) and with no cases, it warns and returns NaN: do not rescale then. The search is
+    bounded to [1e-3, 1e3]; a fit at a bound is logged as a warning.
 
     >>> rng = np.random.default_rng(0)
     >>> true_logits = rng.normal(scale=2.0, size=(4000, 3))
@@ -140,14 +154,16 @@ def fit_temperature(logits, y_true) -> float:
     from scipy.optimize import minimize_scalar
 
     z, y = _check_logits(logits, y_true)
-    if y.size == 0:
-        warn_undefined("temperature of 0 cases is undefined; returning NaN")
+    why = "there are no cases" if y.size == 0 else _no_finite_temperature(z, y)
+    if why:
+        warn_undefined(f"temperature is undefined: {why}; returning NaN")
         return float("nan")
     res = minimize_scalar(lambda log_t: _nll(z, y, math.exp(log_t)), bounds=_LOG_T_BOUNDS,
                           method="bounded", options={"xatol": 1e-6})
     t = math.exp(res.x)
     if min(abs(res.x - b) for b in _LOG_T_BOUNDS) < 1e-3:
-        log.warning("fitted temperature %.3g is at the search bound; the validation data may be separable", t)
+        log.warning("fitted temperature %.3g is at the search bound [%.3g, %.3g]", t,
+                    *map(math.exp, _LOG_T_BOUNDS))
     return t
 
 

@@ -150,7 +150,7 @@ def classification_metrics(y_true, proba, *, classes=CLASSES, alpha: float = 0.0
     ``auc_method="bootstrap"`` and resamples whole patients. Other intervals are Wilson intervals.
 
     >>> y = [0, 0, 1, 1, 2, 2]
-    >>> proba = [[.8, .1, .1], [.5, .4, .1], [.2, .7, .1], [.6, .3, .1], [.1, .1, .8], [.2, .2, .6]]
+    >>> proba = [[.8, .1, .1], [.45, .15, .4], [.2, .7, .1], [.6, .3, .1], [.3, .3, .4], [.2, .35, .45]]
     >>> r = classification_metrics(y, proba)
     >>> r.accuracy.estimate, r.per_class["chronic"].sensitivity.estimate, r.per_class["acute"].ppv.k
     (0.8333333333333334, 0.5, 2)
