@@ -102,17 +102,22 @@ def imagenet_state_dict(arch: str) -> dict[str, torch.Tensor]:
 
     enum = get_model_weights(arch).DEFAULT
     target = Path(torch.hub.get_dir()) / "checkpoints" / Path(enum.url).name
+    if not target.is_file():
+        match = torch.hub.HASH_REGEX.search(target.name)   # torchvision names carry a SHA-256 prefix
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            torch.hub.download_url_to_file(enum.url, str(target), hash_prefix=match.group(1) if match else None,
+                                           progress=False)
+        except (urllib.error.URLError, OSError, RuntimeError) as exc:   # RuntimeError: hash mismatch
+            raise VcfnetError(
+                f"cannot get the ImageNet weights for {arch} ({exc}). Offline, download {enum.url} "
+                f"elsewhere and place it at {target} (or set TORCH_HOME), or pass --weights PATH "
+                f"or --weights none") from None
     try:
-        return torch.hub.load_state_dict_from_url(enum.url, progress=False, check_hash=True,
-                                                  weights_only=True, map_location="cpu")
-    except (urllib.error.URLError, OSError, ConnectionError, TimeoutError) as exc:
-        raise VcfnetError(
-            f"cannot get the ImageNet weights for {arch} ({exc}). Offline, download {enum.url} "
-            f"elsewhere and place it at {target} (or set TORCH_HOME), or pass --weights PATH "
-            f"or --weights none") from None
-    except RuntimeError as exc:  # a truncated or tampered cache file fails the hash / unpickler
-        raise VcfnetError(f"{target}: not a valid {arch} weights file ({exc}); delete it and "
-                          f"download {enum.url} again") from None
+        return torch.load(target, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a truncated or foreign file: the unpickler raises many kinds
+        raise VcfnetError(f"{target}: not a valid {arch} weights file ({type(exc).__name__}: {exc}); "
+                          f"delete it and download {enum.url} again") from None
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:

@@ -1,0 +1,91 @@
+"""Resumable training state without pickle: ``RUN/state/state.safetensors`` + ``RUN/state/state.json``.
+
+Tensors (model weights and buffers, optimizer moments, RNG states) go to safetensors; the scalar
+parts (epoch, optimizer hyper-parameters and step counts, history, best score, config) go to JSON.
+Each file is written atomically, tensors first; the JSON names the SHA-256 of the tensor file it
+belongs to, so a crash between the two writes is detected instead of mixing two epochs.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vcfnet.errors import VcfnetError
+from vcfnet.fileio import atomic_path, write_json
+from vcfnet.model.checkpoint import file_sha256
+
+TENSORS = "state.safetensors"
+META = "state.json"
+
+
+def _flatten_optimizer(sd: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    tensors, scalars = {}, {}
+    for pid, entries in sd["state"].items():
+        for key, value in entries.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optim.{pid}.{key}"] = value.detach().cpu().contiguous()
+            else:
+                scalars.setdefault(str(pid), {})[key] = value
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> dict[str, Any]:
+    state: dict[int, dict[str, Any]] = {}
+    for name, value in tensors.items():
+        if name.startswith("optim."):
+            _, pid, key = name.split(".", 2)
+            state.setdefault(int(pid), {})[key] = value
+    for pid, entries in meta["scalars"].items():
+        state.setdefault(int(pid), {}).update(entries)
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def save_state(state_dir: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+               *, epoch: int, extra: dict[str, Any]) -> None:
+    """Save everything needed to continue after ``epoch`` (1-based count of finished epochs)."""
+    from safetensors.torch import save_file
+
+    state_dir = Path(state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    opt_tensors, opt_meta = _flatten_optimizer(optimizer.state_dict())
+    tensors.update(opt_tensors)
+    tensors["rng.torch"] = torch.get_rng_state()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        tensors["rng.cuda"] = torch.cuda.get_rng_state()
+    with atomic_path(state_dir / TENSORS) as tmp:
+        save_file(tensors, str(tmp), metadata={"epoch": str(epoch)})
+        digest = file_sha256(tmp)
+    write_json(state_dir / META, {"epoch": epoch, "optimizer": opt_meta, "extra": extra,
+                                  "tensors_sha256": digest})
+
+
+def has_state(state_dir: str | Path) -> bool:
+    return (Path(state_dir) / META).is_file()
+
+
+def load_state(state_dir: str | Path, model: torch.nn.Module,
+               optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """Restore model, optimizer and RNG in place; return ``{"epoch": ..., "extra": ...}``."""
+    from safetensors.torch import load_file
+
+    state_dir = Path(state_dir)
+    try:
+        meta = json.loads((state_dir / META).read_text(encoding="utf-8"))
+        if file_sha256(state_dir / TENSORS) != meta["tensors_sha256"]:
+            raise ValueError(f"{TENSORS} does not belong to {META} (interrupted write or edited file)")
+        tensors = load_file(str(state_dir / TENSORS), device="cpu")
+    except (OSError, ValueError, KeyError) as exc:
+        raise VcfnetError(f"{state_dir}: cannot resume from this training state ({exc}); "
+                          f"start again without --resume in a new --out folder") from None
+    except Exception as exc:  # safetensors' own error type for a damaged file
+        raise VcfnetError(f"{state_dir}: damaged training state ({exc})") from None
+    model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+    optimizer.load_state_dict(_unflatten_optimizer(tensors, meta["optimizer"]))
+    torch.set_rng_state(tensors["rng.torch"])
+    if "rng.cuda" in tensors and torch.cuda.is_available():
+        torch.cuda.set_rng_state(tensors["rng.cuda"])
+    return {"epoch": int(meta["epoch"]), "extra": meta["extra"]}
