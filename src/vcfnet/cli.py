@@ -17,6 +17,9 @@ from vcfnet.errors import VcfnetError
 COMMAND_MODULES: tuple[str, ...] = (
     "ingest",
     "study",
+    "serve",
+    "evaluate",
+    "report",
 )
 
 app = typer.Typer(

@@ -1,0 +1,158 @@
+"""The FastAPI application: ``create_app(settings)`` loads the checkpoint once and wires the routes.
+
+    >>> app = create_app(load_settings(checkpoint="run/best"))     # then: uvicorn.run(app)
+
+``app_from_env()`` is the factory uvicorn's worker processes call (``vcfnet serve`` puts the resolved
+settings in ``VCFNET_SERVE_SETTINGS``). Log lines carry the request id, method, path, status, bytes
+and milliseconds; never a file name, a header value or anything read from an upload.
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import os
+import secrets
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from fastapi import FastAPI, Request
+
+from vcfnet.errors import VcfnetError
+from vcfnet.service.errors import APIError, install_error_handlers
+from vcfnet.service.security import RateLimiter, SessionSigner, TokenStore
+from vcfnet.service.settings import Settings, settings_from_json
+
+log = logging.getLogger("vcfnet.service")
+HERE = Path(__file__).resolve().parent
+SETTINGS_ENV = "VCFNET_SERVE_SETTINGS"
+CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+       "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+
+
+@dataclass
+class ServiceState:
+    """Everything a request handler needs, on ``app.state.vcf``."""
+
+    settings: Settings
+    predictor: Any
+    tokens: TokenStore | None
+    limiter: RateLimiter
+    signer: SessionSigner
+    templates: Any
+    executor: concurrent.futures.ThreadPoolExecutor
+    model: dict = field(default_factory=dict)
+    limits: str = ""
+
+    async def run(self, fn: Callable, *args, **kwargs):
+        """Run blocking work (decode, inference) in the bounded inference pool."""
+        future = self.executor.submit(fn, *args, **kwargs)
+        return await asyncio.wrap_future(future)
+
+
+def _load_predictor(settings: Settings):
+    from vcfnet.predict import Predictor
+
+    if settings.checkpoint is None:
+        raise VcfnetError("settings: no checkpoint given (set checkpoint, VCFNET_CHECKPOINT or --checkpoint)")
+    if settings.workers > 1:
+        import torch
+        # several worker processes share the cores: one pool of intra-op threads each, not one per core each
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // settings.workers))
+    predictor = Predictor(settings.checkpoint, device=settings.device)
+    _warm_up(predictor)
+    return predictor
+
+
+def _warm_up(predictor) -> None:
+    """One tiny prediction at start-up, so the first user does not pay for lazy initialisation."""
+    import numpy as np
+
+    size = int(predictor.card.get("input_size", 64))
+    predictor.predict(np.zeros((size, size), dtype=np.float32), [(0, 0, size, size)])
+
+
+def create_app(settings: Settings, *, predictor: Any = None) -> FastAPI:
+    """The service for ``settings``; ``predictor`` reuses a ``Predictor`` already loaded."""
+    from fastapi.staticfiles import StaticFiles
+    from fastapi.templating import Jinja2Templates
+
+    from vcfnet.service import api, pages
+    from vcfnet.service.diagnose import limits_text, model_info
+
+    settings.check()
+    predictor = predictor if predictor is not None else _load_predictor(settings)
+    executor = concurrent.futures.ThreadPoolExecutor(settings.inference_threads, thread_name_prefix="vcfnet-infer")
+    state = ServiceState(
+        settings=settings, predictor=predictor,
+        tokens=TokenStore(settings.tokens_file) if settings.tokens_file else None,
+        limiter=RateLimiter(settings.rate_limit),
+        signer=SessionSigner(settings.session_secret or secrets.token_hex(32), settings.session_max_age_s),
+        templates=Jinja2Templates(directory=str(HERE / "templates")), executor=executor,
+        model=model_info(predictor.card), limits=limits_text(predictor.card))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        executor.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(title="vcfnet diagnosis service", version=state.model["version"], lifespan=lifespan,
+                  description="Second opinion on vertebral compression fractures (acute / chronic / "
+                              "pathological) on lateral spine radiographs. " + state.limits)
+    app.state.vcf = state
+    install_error_handlers(app)
+    _install_middleware(app, settings)
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    log.info("model %s loaded; auth %s; uploads %s", state.model["version"],
+             "required" if settings.auth_required else "off (loopback only)",
+             "kept" if settings.keep_uploads else "deleted after use")
+    return app
+
+
+def _install_middleware(app: FastAPI, settings: Settings) -> None:
+    @app.middleware("http")
+    async def request_context(request: Request, call_next):
+        rid = uuid.uuid4().hex[:12]
+        request.state.request_id = rid
+        start = time.perf_counter()
+        response = await call_next(request)
+        response.headers["X-Request-ID"] = rid
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("Cache-Control", "no-store")
+        log.info("request %s %s %s -> %d in=%s out=%s %.0f ms", rid, request.method, request.url.path,
+                 response.status_code, request.headers.get("content-length", "-"),
+                 response.headers.get("content-length", "-"), (time.perf_counter() - start) * 1000)
+        return response
+
+    if settings.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
+                           allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"],
+                           allow_credentials=False, max_age=600)
+
+
+async def with_timeout(request: Request, coro):
+    """Await ``coro`` within the request timeout; 504 when it runs over."""
+    limit = request.app.state.vcf.settings.request_timeout_s
+    try:
+        async with asyncio.timeout(limit):
+            return await coro
+    except TimeoutError:
+        raise APIError(504, f"the request took longer than {limit:g} s (setting request_timeout_s); "
+                            f"try fewer boxes or images, or without Grad-CAM") from None
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn factory for worker processes: settings from ``VCFNET_SERVE_SETTINGS``."""
+    text = os.environ.get(SETTINGS_ENV)
+    if not text:
+        raise VcfnetError(f"{SETTINGS_ENV} is not set; start the service with `vcfnet serve`")
+    return create_app(settings_from_json(text))

@@ -1,0 +1,127 @@
+"""The work behind each endpoint, run in the inference thread pool: check, decode, predict, encode.
+
+Inference goes through ``vcfnet.predict.Predictor`` only; this module turns its ``BoxPrediction``
+objects into JSON (probabilities, predicted class, PNGs as base64) and makes the display image.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vcfnet.service.inputs import (
+    BoxSpec,
+    check_boxes,
+    decode_image,
+    inspect_image,
+    parse_boxes_json,
+    parse_boxes_xml,
+    public_meta,
+)
+
+log = logging.getLogger("vcfnet.service")
+
+DEFAULT_LIMITS = ("Research use only; not a medical device and not for clinical decisions. It classifies "
+                  "a fractured vertebra that a reader has boxed as acute, chronic or pathological; it "
+                  "does not detect fractures. Weak on pathological fractures (few in its training data).")
+DISPLAY_MAX_SIDE = 2048
+THUMB_MAX_SIDE = 320
+
+
+def limits_text(card: dict[str, Any]) -> str:
+    """The model's limits as stated next to every answer; always says research use / not a device."""
+    text = str(card.get("limitations") or card.get("intended_use") or "").strip()
+    if "medical device" not in text.lower():
+        text = f"{DEFAULT_LIMITS} {text}".strip()
+    return text
+
+
+def model_info(card: dict[str, Any]) -> dict[str, Any]:
+    version = card.get("version") or (str(card.get("weights_sha256") or "")[:12]) or "unknown"
+    return {"version": version, "architecture": card.get("architecture"),
+            "input_size": card.get("input_size"), "created": card.get("created"),
+            "classes": list(card.get("classes", []))}
+
+
+def png_base64(array: np.ndarray, max_side: int | None = None) -> str:
+    """(H, W) or (H, W, 3) uint8 -> base64 PNG, shrunk to ``max_side`` when larger."""
+    from PIL import Image
+
+    im = Image.fromarray(np.ascontiguousarray(array))
+    if max_side and max(im.size) > max_side:
+        scale = max_side / max(im.size)
+        im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.BILINEAR)
+    buf = io.BytesIO()
+    im.save(buf, format="PNG", compress_level=3)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _grey_uint8(pixels: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(pixels * 255.0), 0, 255).astype(np.uint8)
+
+
+@dataclass
+class ImageJob:
+    """One uploaded image and where its boxes come from (a JSON string or a LabelImg XML file)."""
+
+    number: int                  # 1-based, for messages ("image 2")
+    path: Path
+    boxes_json: str | None = None
+    boxes_xml: Path | None = None
+
+    @property
+    def name(self) -> str:
+        return f"image {self.number}"
+
+
+def _boxes(job: ImageJob) -> list[BoxSpec]:
+    if job.boxes_xml is not None:
+        return parse_boxes_xml(job.boxes_xml, f"{job.name} annotation")
+    if job.boxes_json is not None:
+        return parse_boxes_json(job.boxes_json, job.name)
+    from vcfnet.service.errors import APIError
+    raise APIError(422, f"{job.name}: no boxes; send a 'boxes' form field ([[x0, y0, x1, y1], ...] in "
+                        f"pixels) or a LabelImg XML file in 'annotation'")
+
+
+def diagnose(predictor, job: ImageJob, *, gradcam: bool, max_megapixels: float, max_boxes: int) -> dict:
+    """Check and decode one image, predict every box; the ``ImageResult`` JSON."""
+    boxes = _boxes(job)
+    info = inspect_image(job.path, job.name, max_megapixels=max_megapixels)
+    check_boxes(boxes, job.name, info.width, info.height, max_boxes)
+    radiograph = decode_image(job.path, job.name, info)
+    check_boxes(boxes, job.name, info.width, info.height, max_boxes)   # decoded size is the truth
+    predictions = predictor.predict(radiograph, [b.box for b in boxes], gradcam=gradcam)
+    results = []
+    for i, (spec, pred) in enumerate(zip(boxes, predictions), start=1):
+        item = {"index": i, "box": [float(v) for v in spec.box], "annotation": spec.annotation,
+                "probabilities": {k: float(v) for k, v in pred.probabilities.items()},
+                "predicted": pred.predicted, "heatmap_png": None, "crop_png": None}
+        if gradcam and pred.heatmap is not None:
+            x0, y0, x1, y1 = pred.window
+            item["crop_png"] = png_base64(_grey_uint8(radiograph.pixels[y0:y1, x0:x1]), THUMB_MAX_SIDE)
+            item["heatmap_png"] = png_base64(pred.overlay(), THUMB_MAX_SIDE)
+        results.append(item)
+    return {"index": job.number, "width": info.width, "height": info.height,
+            "meta": public_meta(radiograph.meta), "boxes": results}
+
+
+def display(job: ImageJob, *, max_megapixels: float) -> dict:
+    """A de-identified 8-bit PNG of the radiograph for the page's viewer, shrunk to 2048 px at most."""
+    info = inspect_image(job.path, job.name, max_megapixels=max_megapixels)
+    radiograph = decode_image(job.path, job.name, info)
+    height, width = radiograph.pixels.shape
+    scale = min(1.0, DISPLAY_MAX_SIDE / max(height, width))
+    return {"width": width, "height": height, "scale": scale, "meta": public_meta(radiograph.meta),
+            "png": png_base64(_grey_uint8(radiograph.pixels), DISPLAY_MAX_SIDE)}
+
+
+def annotation_boxes(path: Path) -> dict:
+    """The boxes of an uploaded LabelImg XML file (parsed by ``vcfnet.io.read_voc``)."""
+    boxes = parse_boxes_xml(path, "annotation")
+    return {"boxes": [{"box": list(b.box), "annotation": b.annotation} for b in boxes]}

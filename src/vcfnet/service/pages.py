@@ -1,0 +1,95 @@
+"""Server-rendered pages: the viewer (``/``), the model card (``/model``), login, and ``/healthz``."""
+from __future__ import annotations
+
+import secrets
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+
+from vcfnet.service.auth import SESSION_COOKIE, current_session, rate_limit
+from vcfnet.service.errors import APIError
+from vcfnet.service.security import Session, verify_password
+
+router = APIRouter(include_in_schema=False)
+MAX_LOGIN_BODY = 4096
+
+
+def _page(request: Request, name: str, **context) -> HTMLResponse:
+    state = request.app.state.vcf
+    session = current_session(request)
+    if state.settings.login_enabled and session is None:
+        return RedirectResponse("/login", status_code=303)
+    auth = "session" if session else ("token" if state.settings.auth_required else "none")
+    return state.templates.TemplateResponse(request, name, {
+        "model": state.model, "limits": state.limits, "classes": list(state.predictor.classes),
+        "auth": auth, "user": session.user if session else None, "csrf": session.csrf if session else "",
+        **context})
+
+
+@router.get("/", response_class=HTMLResponse)
+async def index(request: Request):
+    return _page(request, "index.html")
+
+
+@router.get("/model", response_class=HTMLResponse)
+async def model_page(request: Request):
+    card = request.app.state.vcf.predictor.card
+    return _page(request, "model.html", card=card, sections=card_sections(card))
+
+
+def card_sections(card: dict) -> list[tuple[str, object]]:
+    """The card's fields in reading order: use and limits, data, metrics, then the technical rest."""
+    first = ("intended_use", "limitations", "training_data", "data", "metrics", "metrics_by_cohort",
+             "validation_metrics", "test_metrics")
+    skip = {"classes", "software", "weights_sha256"}
+    ordered = [k for k in first if k in card] + [k for k in card if k not in first and k not in skip]
+    return [(k, card[k]) for k in ordered] + [(k, card[k]) for k in ("software", "weights_sha256") if k in card]
+
+
+@router.get("/healthz")
+async def healthz(request: Request):
+    return JSONResponse({"status": "ok", "model": request.app.state.vcf.model["version"]})
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_form(request: Request, failed: int = 0):
+    state = request.app.state.vcf
+    if not state.settings.login_enabled:
+        return RedirectResponse("/", status_code=303)
+    return state.templates.TemplateResponse(request, "login.html", {
+        "failed": bool(failed), "model": state.model, "limits": state.limits, "auth": "none", "classes": [],
+        "user": None, "csrf": ""})
+
+
+@router.post("/login")
+async def login(request: Request):
+    state = request.app.state.vcf
+    settings = state.settings
+    if not settings.login_enabled:
+        raise APIError(404, "login is not configured on this server")
+    rate_limit(request, f"login:{request.client.host if request.client else '-'}")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_LOGIN_BODY:
+            raise APIError(413, "login form too large")
+    fields = parse_qs(body.decode("utf-8", "replace"))
+    user = (fields.get("username") or [""])[0]
+    password = (fields.get("password") or [""])[0]
+    ok = secrets.compare_digest(user.encode(), settings.login_user.encode())
+    ok = verify_password(password, settings.login_password_hash) and ok
+    if not ok:
+        return RedirectResponse("/login?failed=1", status_code=303)
+    response = RedirectResponse("/", status_code=303)
+    cookie = state.signer.dumps(Session(user=user, csrf=secrets.token_urlsafe(24)))
+    response.set_cookie(SESSION_COOKIE, cookie, max_age=settings.session_max_age_s, httponly=True,
+                        samesite="strict", secure=request.url.scheme == "https", path="/")
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request):
+    response = RedirectResponse("/login" if request.app.state.vcf.settings.login_enabled else "/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    return response

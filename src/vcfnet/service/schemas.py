@@ -1,0 +1,84 @@
+"""Response and report bodies of the JSON API (pydantic models, shown in the OpenAPI schema)."""
+from __future__ import annotations
+
+from typing import Optional
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+_B64 = r"^[A-Za-z0-9+/]*={0,2}$"
+
+
+class ModelInfo(BaseModel):
+    version: str = Field(description="model card version, else the first 12 hex digits of the weights' SHA-256")
+    architecture: Optional[str] = None
+    input_size: Optional[int] = None
+    created: Optional[str] = None
+    classes: list[str] = []
+
+
+class Annotation(BaseModel):
+    label: str = Field(description="class written in the uploaded LabelImg file")
+    level: str = ""
+
+
+class BoxResult(BaseModel):
+    index: int = Field(description="1-based box number, in the order sent")
+    box: list[float] = Field(min_length=4, max_length=4, description="[x0, y0, x1, y1] pixel edges")
+    annotation: Optional[Annotation] = None
+    probabilities: dict[str, float]
+    predicted: str
+    heatmap_png: Optional[str] = Field(None, pattern=_B64, description="Grad-CAM overlay of the box, base64 PNG")
+    crop_png: Optional[str] = Field(None, pattern=_B64, description="the box region without overlay, base64 PNG")
+
+
+class ImageResult(BaseModel):
+    index: int = Field(description="1-based image number, in the order sent")
+    width: int
+    height: int
+    meta: dict[str, object] = Field(default_factory=dict, description="de-identified acquisition metadata")
+    boxes: list[BoxResult]
+
+
+class _Envelope(BaseModel):
+    request_id: str = ""
+    model: ModelInfo
+    classes: list[str]
+    limits: str = Field(description="what the model is for and where it is weak; show it with every answer")
+    timing_ms: float = 0.0
+
+
+class PredictResponse(_Envelope):
+    image: ImageResult
+
+
+class BatchResponse(_Envelope):
+    images: list[ImageResult]
+
+
+class ReportRequest(_Envelope):
+    """A predict or batch response sent back to be rendered as CSV or a one-page HTML report."""
+
+    model_config = ConfigDict(extra="ignore")
+    image: Optional[ImageResult] = None
+    images: Optional[list[ImageResult]] = None
+
+    @model_validator(mode="after")
+    def _one_of(self):
+        if (self.image is None) == (self.images is None):
+            raise ValueError("send a predict response (with 'image') or a batch response (with 'images')")
+        return self
+
+    def all_images(self) -> list[ImageResult]:
+        return [self.image] if self.image is not None else list(self.images or [])
+
+
+class DisplayResponse(BaseModel):
+    width: int
+    height: int
+    scale: float = Field(description="display PNG size / radiograph size; boxes are sent in radiograph pixels")
+    meta: dict[str, object]
+    png: str = Field(description="de-identified 8-bit display image, base64 PNG")
+
+
+class AnnotationResponse(BaseModel):
+    boxes: list[dict]
