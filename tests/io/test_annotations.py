@@ -94,6 +94,8 @@ def test_bad_voc_files(tmp_path):
     assert "outside the 1000x2000 image" in msg
     no_box = LABELIMG_XML.format(objects="<object><name>Acute</name></object>")
     assert "object 1 of 1 ('Acute') has no <bndbox>" in _voc_error(tmp_path, text=no_box)
+    bomb = '<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x "xx">]>' + LABELIMG_XML.format(objects="")
+    assert "DOCTYPE" in _voc_error(tmp_path, text=bomb)
 
 
 def test_read_yolo_exact(tmp_path):

@@ -72,11 +72,12 @@ def test_monochrome2_increases_with_stored_value(dicom_dir):
     assert raw_correlation(path, read_radiograph(path)) > 0.99
 
 
-def test_broken_jpeg2000_names_the_file(dicom_dir):
-    with pytest.raises(InputError) as info:
+def test_broken_jpeg2000_names_the_file(dicom_dir, caplog):
+    with caplog.at_level(logging.WARNING), pytest.raises(InputError) as info:
         read_radiograph(dicom_dir / "966.dcm")
     message = str(info.value)
     assert "966.dcm" in message and "decode" in message and "JPEG 2000" in message
+    assert "Traceback" not in caplog.text and not any(r.exc_info for r in caplog.records)
 
 
 def test_lossless_transfer_syntaxes_agree_and_lossy_is_close(dicom_dir):
@@ -128,6 +129,14 @@ def test_rescale_is_applied_before_the_window(tmp_path):
     np.testing.assert_allclose(read_radiograph(path).pixels, expected, atol=1e-6)
 
 
+def test_voi_lut_sequence_is_preferred_to_the_window(tmp_path):
+    item = Dataset()
+    item.add_new(0x00283002, "US", [256, 0, 16])  # LUT Descriptor: 16-bit entries declared ...
+    item.add_new(0x00283006, "OW", (16 * np.arange(256, dtype="<u2")).tobytes())  # ... 12 bits used
+    path = make_dicom(tmp_path / "lut.dcm", STORED, VOILUTSequence=[item], WindowCenter=0, WindowWidth=1)
+    np.testing.assert_allclose(read_radiograph(path).pixels, STORED * 16 / 4095.0, atol=1e-6)
+
+
 def test_no_window_uses_bits_stored_range(tmp_path):
     stored = np.array([[0, 1000], [2048, 4095]])
     path = make_dicom(tmp_path / "nowin.dcm", stored, bits=12)
@@ -146,6 +155,15 @@ def test_detected_by_content_not_extension(tmp_path):
     pydicom.dcmwrite(tmp_path / "raw", ds, implicit_vr=True, little_endian=True)
     expected = read_radiograph(bare).pixels
     np.testing.assert_array_equal(read_radiograph(tmp_path / "raw").pixels, expected)
+
+
+def test_dicom_without_pixels_is_refused(tmp_path):
+    path = make_dicom(tmp_path / "nopix.dcm", STORED)
+    ds = pydicom.dcmread(path)
+    del ds.PixelData
+    ds.save_as(path)
+    with pytest.raises(InputError, match="nopix.dcm.*no pixel data"):
+        read_radiograph(path)
 
 
 def test_colour_and_multiframe_dicom_are_refused(tmp_path):

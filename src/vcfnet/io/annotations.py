@@ -21,6 +21,7 @@ _SEP = r"[\s_\-]+"
 _CLASS_LEVEL_RE = re.compile(rf"^(?P<cls>.+?){_SEP}(?P<lvl>[A-Za-z]?\d{{1,2}})$")
 _LEVEL_CLASS_RE = re.compile(rf"^(?P<lvl>[A-Za-z]?\d{{1,2}}){_SEP}(?P<cls>.+)$")
 _COORDS = ("xmin", "ymin", "xmax", "ymax")
+_DTD_RE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -91,11 +92,17 @@ def read_voc(xml_path: str | Path, *, synonyms: dict[str, str] | None = None) ->
     """
     xml_path = Path(xml_path)
     try:
-        root = ET.parse(xml_path).getroot()
-    except ET.ParseError as exc:
-        raise InputError(xml_path, f"malformed XML ({exc})") from None
+        data = xml_path.read_bytes()
     except OSError as exc:
         raise InputError(xml_path, f"cannot read the file ({exc.strerror})") from None
+    # LabelImg never writes a DTD; refusing one closes entity-expansion and external-entity tricks.
+    if _DTD_RE.search(data):
+        raise InputError(xml_path, "XML with a DOCTYPE or ENTITY declaration is not accepted "
+                                   "(expected a LabelImg Pascal VOC file)")
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError as exc:
+        raise InputError(xml_path, f"malformed XML ({exc})") from None
     if root.tag != "annotation":
         raise InputError(xml_path, f"expected a Pascal VOC <annotation> document, found <{root.tag}>")
     filename = (root.findtext("filename") or "").strip()

@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from vcfnet.errors import InputError
+from vcfnet.io.radiograph import Radiograph, _one_line
 
 log = logging.getLogger(__name__)
 
@@ -23,10 +24,8 @@ _LUMA = np.array([0.299, 0.587, 0.114])
 _SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N")
 
 
-def read_image_file(path: str | Path):
+def read_image_file(path: str | Path) -> Radiograph:
     """Read an image file into a ``Radiograph``; ``UnidentifiedImage`` if Pillow does not know it."""
-    from vcfnet.io.radiograph import Radiograph
-
     path = Path(path)
     try:
         with Image.open(path) as im:
@@ -48,10 +47,6 @@ def read_image_file(path: str | Path):
 
 def _fmt(path: Path) -> str:
     return path.suffix.lstrip(".").upper() or "image"
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _to_unit(im: Image.Image, path: Path) -> tuple[np.ndarray, int]:

@@ -10,7 +10,9 @@ value) is detected and replaced, with a warning, by the image's own 0.5-99.5 per
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,7 +96,8 @@ def _read_dicom(path: Path, pseudonymizer: Pseudonymizer | None, *, force: bool)
     if force:
         _infer_transfer_syntax(ds)
     try:
-        stored = ds.pixel_array
+        with _quiet_decoder_tracebacks():
+            stored = ds.pixel_array
     except Exception as exc:  # noqa: BLE001 - decoder plugins raise RuntimeError, ValueError, ...
         raise InputError(path, f"cannot decode the pixel data ({_transfer_syntax(ds)}): "
                                f"{_one_line(exc)}") from None
@@ -102,6 +105,38 @@ def _read_dicom(path: Path, pseudonymizer: Pseudonymizer | None, *, force: bool)
         raise InputError(path, f"expected one greyscale frame, decoded an array of shape {stored.shape}")
     pixels = dicom_to_unit(stored, ds, source=str(path))
     return Radiograph(pixels=pixels, meta=safe_dicom_meta(ds, pseudonymizer), source=str(path))
+
+
+class _DecoderTracebackFilter(logging.Filter):
+    """While this thread decodes, pydicom's per-plugin tracebacks go to DEBUG as one line.
+
+    pydicom logs every failing decoder plugin with a full traceback before it raises; the error it
+    raises already names each plugin's failure, and becomes our ``InputError``, so the user sees one
+    clear message instead of a traceback.
+    """
+
+    active = threading.local()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and getattr(self.active, "on", False):
+            log.debug("pydicom decoder: %s", " ".join(record.getMessage().split()))
+            return False
+        return True
+
+
+_DECODER_FILTER = _DecoderTracebackFilter()
+
+
+@contextlib.contextmanager
+def _quiet_decoder_tracebacks():
+    logger = logging.getLogger("pydicom.pixels.decoders.base")
+    if _DECODER_FILTER not in logger.filters:
+        logger.addFilter(_DECODER_FILTER)
+    _DECODER_FILTER.active.on = True
+    try:
+        yield
+    finally:
+        _DECODER_FILTER.active.on = False
 
 
 def _check_greyscale_single_frame(path: Path, ds) -> None:
@@ -137,7 +172,7 @@ def _transfer_syntax(ds) -> str:
     return f"transfer syntax {uid.name}" if uid is not None else "unknown transfer syntax"
 
 
-def _one_line(exc: Exception) -> str:
+def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
