@@ -92,7 +92,10 @@ def _read_dicom(path: Path, pseudonymizer: Pseudonymizer | None, *, force: bool)
         ds = pydicom.dcmread(path, force=force)
     except Exception as exc:  # noqa: BLE001 - pydicom raises many types for a damaged header
         raise InputError(path, f"cannot read the DICOM header ({type(exc).__name__}: {exc})") from None
-    _check_greyscale_single_frame(path, ds)
+    try:
+        _check_greyscale_single_frame(path, ds)
+    except (TypeError, ValueError) as exc:  # e.g. SamplesPerPixel 'abc'
+        raise InputError(path, f"invalid image header value ({_one_line(exc)})") from None
     if force:
         _infer_transfer_syntax(ds)
     try:
@@ -103,7 +106,10 @@ def _read_dicom(path: Path, pseudonymizer: Pseudonymizer | None, *, force: bool)
                                f"{_one_line(exc)}") from None
     if stored.ndim != 2:
         raise InputError(path, f"expected one greyscale frame, decoded an array of shape {stored.shape}")
-    pixels = dicom_to_unit(stored, ds, source=str(path))
+    try:
+        pixels = dicom_to_unit(stored, ds, source=str(path))
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:  # malformed rescale/LUT elements
+        raise InputError(path, f"invalid Modality/VOI LUT header values ({_one_line(exc)})") from None
     return Radiograph(pixels=pixels, meta=safe_dicom_meta(ds, pseudonymizer), source=str(path))
 
 
