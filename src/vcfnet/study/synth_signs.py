@@ -45,7 +45,10 @@ def sample_signs(rng: np.random.Generator, label: str) -> Signs:
     profile = label
     if rng.random() < MIMIC_RATE:
         profile = str(rng.choice([c for c in CLASSES if c != label]))
-    return _PROFILES[profile](rng)
+    signs = _PROFILES[profile](rng)
+    # plain Python floats: NumPy scalars would promote the float32 rendering arrays to float64
+    return Signs(**{k: tuple(map(float, v)) if isinstance(v, tuple) else float(v)
+                    for k, v in vars(signs).items()})
 
 
 def _maybe(rng: np.random.Generator, p: float, value: float) -> float:

@@ -33,6 +33,7 @@ class SiteProfile:
     noise: float                  # quantum noise, log units, at reference attenuation
     blur_mm: float                # detector + focal spot blur (Gaussian sigma)
     edge_enhance: float           # unsharp-mask gain of the vendor's processing
+    range_compression: float      # how much of the broad (25 mm) brightness the processing removes
     anterior_left: bool           # patient faces left (anterior on the image's left side)
     kvp: float
 
@@ -47,16 +48,16 @@ class SiteProfile:
 
 SITES: dict[str, SiteProfile] = {p.site: p for p in (
     SiteProfile("site1", 1, "DX", "Synthetica Imaging", "SynthDR 4000", "Synthetic General Hospital 1",
-                0.42, (350.0, 290.0), 12, 16, "MONOCHROME2", (1.0, 0.0), 1.00, 1.00, 0.018, 0.35, 0.6,
+                0.42, (350.0, 290.0), 12, 16, "MONOCHROME2", (1.0, 0.0), 1.00, 1.00, 0.018, 0.35, 0.6, 0.45,
                 True, 85),
     SiteProfile("site2", 2, "CR", "Virtual Radiology", "VR-CR 200", "Synthetic University Hospital 2",
-                0.50, (360.0, 300.0), 10, 16, "MONOCHROME1", (2.0, -512.0), 0.90, 1.25, 0.030, 0.60, 0.2,
+                0.50, (360.0, 300.0), 10, 16, "MONOCHROME1", (2.0, -512.0), 0.90, 1.25, 0.030, 0.60, 0.2, 0.20,
                 True, 90),
     SiteProfile("site3", 3, "DX", "Imaginary Medical", "IM-DR Flex", "Synthetic County Hospital 3",
-                0.38, (340.0, 280.0), 14, 16, "MONOCHROME2", (1.0, 0.0), 1.10, 0.85, 0.012, 0.25, 1.0,
+                0.38, (340.0, 280.0), 14, 16, "MONOCHROME2", (1.0, 0.0), 1.10, 0.85, 0.012, 0.25, 1.0, 0.55,
                 False, 80),
     SiteProfile("site4", 4, "DX", "Phantom Healthcare", "PH-Digital 8", "Synthetic Regional Hospital 4",
-                0.46, (370.0, 300.0), 8, 8, "MONOCHROME1", (1.0, 0.0), 1.20, 1.10, 0.025, 0.45, 0.4,
+                0.46, (370.0, 300.0), 8, 8, "MONOCHROME1", (1.0, 0.0), 1.20, 1.10, 0.025, 0.45, 0.4, 0.35,
                 True, 77),
 )}
 

@@ -34,6 +34,11 @@ class Vertebra:
     osteophyte: float         # beak size of degenerative osteophytes, 0..1
     signs: Signs | None = None
 
+    def __post_init__(self):
+        # plain Python floats: NumPy float64 scalars would promote the float32 patches
+        for name in ("cx", "cy", "angle", "height", "depth", "excess", "density", "oblique", "osteophyte"):
+            setattr(self, name, float(getattr(self, name)))
+
     def centre_height(self) -> float:
         """Body height at mid-depth once fractured (what the stack of vertebrae sees)."""
         if self.signs is None:
@@ -52,20 +57,22 @@ def _profile(signs: Signs, a: np.ndarray | float) -> np.ndarray | float:
     """Height loss along the depth (0 anterior .. 1 posterior), greatest value 1."""
     ww, wb, wc = signs.shape
     grid = np.linspace(0.0, 1.0, 33)
-    norm = np.max(ww * (1 - grid) + wb * np.sin(np.pi * grid) + wc * (0.85 + 0.15 * (1 - grid)))
+    norm = float(np.max(ww * (1 - grid) + wb * np.sin(np.pi * grid) + wc * (0.85 + 0.15 * (1 - grid))))
     return (ww * (1 - a) + wb * np.sin(np.pi * a) + wc * (0.85 + 0.15 * (1 - a))) / norm
 
 
 def render_vertebra(mu: np.ndarray, rng: np.random.Generator, vb: Vertebra, spacing: float,
-                    gain: float) -> tuple[float, float, float, float] | None:
-    """Add vertebra ``vb`` to ``mu`` (rows, cols) in place; return its body's box in pixels, or None."""
-    patch = _patch(mu.shape, vb, spacing)
+                    gain: float, bank: np.ndarray) -> tuple[float, float, float, float] | None:
+    """Add the body of ``vb`` to ``mu`` (rows, cols) in place; return its box in pixels, or None.
+
+    ``bank``: the patient's trabecular texture (``texture_bank``).
+    """
+    D, H = vb.depth, vb.height
+    patch = _patch(mu.shape, vb, spacing, (-D / 2 - 9, D / 2 + 5), (-0.62 * H - 4, 0.62 * H + 4))
     if patch is None:
         return None
     (y0, y1, x0, x1), u, v = patch
-    body, mask = _body(rng, vb, u, v, spacing)
-    if vb.posterior:
-        body += _posterior(vb, u, v)
+    body, mask = _body(rng, vb, u, v, spacing, bank)
     mu[y0:y1, x0:x1] += gain * body
     rows = np.flatnonzero(mask.max(axis=1) > 0.5)
     cols = np.flatnonzero(mask.max(axis=0) > 0.5)
@@ -74,21 +81,30 @@ def render_vertebra(mu: np.ndarray, rng: np.random.Generator, vb: Vertebra, spac
     return float(x0 + cols[0]), float(y0 + rows[0]), float(x0 + cols[-1] + 1), float(y0 + rows[-1] + 1)
 
 
-def _patch(shape: tuple[int, int], vb: Vertebra, s: float):
-    """Pixel window holding the vertebra and the (u, v) frame coordinates of its pixels."""
-    back = 1.6 * vb.depth if vb.posterior else 6.0
-    us = np.array([-vb.depth / 2 - 9, vb.depth / 2 + back])
-    vs = np.array([-0.95 * vb.height - 4, 0.95 * vb.height + 4])
+def render_posterior(mu: np.ndarray, vb: Vertebra, spacing: float, gain: float) -> None:
+    """Add the posterior elements of ``vb`` to ``mu`` in place (a coarse grid will do: they are blurry)."""
+    if not vb.posterior:
+        return
+    D, H = vb.depth, vb.height
+    patch = _patch(mu.shape, vb, spacing, (D / 2 - 1, D / 2 + 1.6 * D), (-0.95 * H, 0.95 * H))
+    if patch is not None:
+        (y0, y1, x0, x1), u, v = patch
+        mu[y0:y1, x0:x1] += gain * _posterior(vb, u, v)
+
+
+def _patch(shape: tuple[int, int], vb: Vertebra, s: float, u_range: tuple[float, float],
+           v_range: tuple[float, float]):
+    """Pixel window holding the frame rectangle u_range x v_range, and its pixels' (u, v)."""
     c, sn = np.cos(vb.angle), np.sin(vb.angle)
-    uu, vv = np.meshgrid(us, vs)
+    uu, vv = np.meshgrid(np.asarray(u_range), np.asarray(v_range))
     xs = vb.cx + uu * c + vv * sn
     ys = vb.cy - uu * sn + vv * c
     x0, x1 = max(0, int(xs.min() / s)), min(shape[1], int(np.ceil(xs.max() / s)))
     y0, y1 = max(0, int(ys.min() / s)), min(shape[0], int(np.ceil(ys.max() / s)))
     if x1 <= x0 or y1 <= y0:
         return None
-    dx = ((np.arange(x0, x1, dtype=np.float32) + 0.5) * s - vb.cx)[None, :]
-    dy = ((np.arange(y0, y1, dtype=np.float32) + 0.5) * s - vb.cy)[:, None]
+    dx = ((np.arange(x0, x1, dtype=np.float32) + 0.5) * np.float32(s) - np.float32(vb.cx))[None, :]
+    dy = ((np.arange(y0, y1, dtype=np.float32) + 0.5) * np.float32(s) - np.float32(vb.cy))[:, None]
     u = dx * np.float32(c) - dy * np.float32(sn)
     v = dx * np.float32(sn) + dy * np.float32(c)
     return (y0, y1, x0, x1), u, v
@@ -115,7 +131,7 @@ def _outline(rng: np.random.Generator, vb: Vertebra, u: np.ndarray, v: np.ndarra
         notch = np.clip(1 - np.abs(a - sg.break_pos) / 0.14, 0, None)
         step = 1.0 / (1.0 + np.exp(np.clip((a - sg.break_pos) * D / 0.4, -30, 30)))
         top = top + sg.step * (2.5 * step + 2.0 * notch)
-        rag = np.interp(a, np.linspace(0, 1, 14), rng.uniform(-1, 1, 14))
+        rag = np.interp(a, np.linspace(0, 1, 14), rng.uniform(-1, 1, 14)).astype(np.float32)
         top = top + 1.6 * sg.cortical_loss * rag
         vb_pos = -H / 2 + (0.25 + 0.3 * rng.random()) * H
         front_shift = sg.buckle * 2.5 * np.exp(-((v - vb_pos) / 1.6) ** 2)
@@ -126,7 +142,8 @@ def _outline(rng: np.random.Generator, vb: Vertebra, u: np.ndarray, v: np.ndarra
     return a, top, bot, front, back
 
 
-def _body(rng: np.random.Generator, vb: Vertebra, u: np.ndarray, v: np.ndarray, s: float):
+def _body(rng: np.random.Generator, vb: Vertebra, u: np.ndarray, v: np.ndarray, s: float,
+          bank: np.ndarray):
     """Attenuation of the vertebral body and its anti-aliased mask."""
     sg = vb.signs
     a, top, bot, front, back = _outline(rng, vb, u, v)
@@ -144,12 +161,14 @@ def _body(rng: np.random.Generator, vb: Vertebra, u: np.ndarray, v: np.ndarray, 
         gap = sg.step * np.exp(-(((a - sg.break_pos) * vb.depth) / 1.6) ** 2)
         end_top = end_top * (1 - 0.9 * gap)
     walls = _edge(0.7 - du, s)
-    tex, holes, dense = _textures(rng, vb, u, v)
-    trab = vb.density * (1 + 0.22 * tex)
-    cortex = 0.55 * (1 + 0.9 * scl) * np.maximum(end_top, end_bot) + 0.4 * walls
+    tex, holes, dense = _textures(rng, vb, u, v, bank)
+    # a body is a rounded cylinder seen from the side: less trabecular path near the walls
+    ru = np.clip(2 * u / vb.depth, -1, 1)
+    trab = vb.density * (1 + 0.35 * tex) * (0.55 + 0.45 * np.sqrt(1 - ru * ru))
+    cortex = 0.42 * (1 + 0.9 * scl) * np.maximum(end_top, end_bot) + 0.28 * walls
     cortex += _double_contour(vb, a, top, bot, v)
     if sg is not None:
-        trab = trab * (1 - 0.25 * sg.lysis - 0.85 * sg.lysis * holes) + 0.6 * sg.blastic * dense
+        trab = trab * (1 - 0.2 * sg.lysis - 0.7 * sg.lysis * holes) + 0.35 * sg.blastic * dense
         trab = trab + vb.density * (0.45 * scl * (np.exp(-np.clip(dt, 0, None) / 2.5)
                                                   + np.exp(-np.clip(db, 0, None) / 2.5))
                                     + 0.3 * sg.impaction * np.exp(-((dt - 3.0) / 1.0) ** 2))
@@ -159,21 +178,31 @@ def _body(rng: np.random.Generator, vb: Vertebra, u: np.ndarray, v: np.ndarray, 
     return body.astype(np.float32), mask
 
 
-def _textures(rng: np.random.Generator, vb: Vertebra, u: np.ndarray, v: np.ndarray):
+def texture_bank(rng: np.random.Generator) -> np.ndarray:
+    """Trabecular texture for one patient (unit std, vertical striation), 90 x 110 mm on a 0.3 mm grid.
+
+    Vertebrae read it at random offsets, so one filtering pass serves the whole spine.
+    """
+    shape = (int(90 / TEX_MM), int(110 / TEX_MM))
+    fine = blur(rng.standard_normal(shape, dtype=np.float32), (4.5, 1.4))
+    fine /= fine.std() + 1e-6
+    return 0.9 * fine + 0.2 * smooth_noise(rng, shape, 4.0 / TEX_MM)
+
+
+def _textures(rng: np.random.Generator, vb: Vertebra, u: np.ndarray, v: np.ndarray, bank: np.ndarray):
     """Trabecular texture (unit std), lytic holes (0..1) and blastic patches (0..1) at (u, v)."""
     nu = int((vb.depth + 8) / TEX_MM)
     nv = int((vb.height + 8) / TEX_MM)
-    fine = blur(rng.standard_normal((nv, nu), dtype=np.float32), (3.0, 1.1))
-    fine /= fine.std() + 1e-6
-    coarse = smooth_noise(rng, (nv, nu), 4.0 / TEX_MM)
+    oy = rng.uniform(0, bank.shape[0] - nv - 1)      # each vertebra reads its own part of the bank
+    ox = rng.uniform(0, bank.shape[1] - nu - 1)
     gy = (v + vb.height / 2 + 4) / TEX_MM
     gx = (u + vb.depth / 2 + 4) / TEX_MM
-    tex = sample(0.8 * fine + 0.35 * coarse, gy, gx)
+    tex = sample(bank, gy + np.float32(oy), gx + np.float32(ox))
     if vb.signs is None or (vb.signs.lysis <= 0 and vb.signs.blastic <= 0 and vb.signs.cortical_loss <= 0):
         return tex, 0.0, 0.0
-    blobs = smooth_noise(rng, (nv, nu), 2.2 / TEX_MM) + 0.6 * smooth_noise(rng, (nv, nu), 1.0 / TEX_MM)
-    thr = 1.4 - 1.2 * vb.signs.lysis
-    holes = np.clip((sample(blobs, gy, gx) - thr) * 1.5, 0, 1)
+    blobs = smooth_noise(rng, (nv, nu), 1.8 / TEX_MM) + 0.7 * smooth_noise(rng, (nv, nu), 0.9 / TEX_MM)
+    thr = 1.5 - 1.1 * vb.signs.lysis
+    holes = np.clip((sample(blobs, gy, gx) - thr) * 0.9, 0, 1)
     dense = np.clip((sample(smooth_noise(rng, (nv, nu), 3.0 / TEX_MM), gy, gx) - 0.8) * 1.5, 0, 1)
     return tex, holes, dense
 
@@ -200,7 +229,7 @@ def _osteophytes(vb: Vertebra, u: np.ndarray, v: np.ndarray, top: np.ndarray, bo
         centre = -0.5 + 0.6 * np.clip(p, 0, None) ** 2 / length
         half = 1.4 * np.clip(1 - p / length, 0, 1) + 0.15
         inside = _edge(half - np.abs(q - centre), s) * _edge(length - p, s) * _edge(p + 2.5, s)
-        out = out + 0.55 * inside
+        out = out + 0.4 * inside
     return out
 
 
@@ -210,10 +239,10 @@ def _posterior(vb: Vertebra, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     up = D / 2
     ped = 1.0 - (vb.signs.pedicle if vb.signs else 0.0)
     tilt = -0.45 if vb.level.startswith("T") else -0.12
-    out = 0.30 * ped * soft_ellipse(v, u, -0.2 * H, up + 0.22 * D, 0.17 * H, 0.26 * D)
-    out += 0.30 * soft_ellipse(v, u, 0.05 * H, up + 0.5 * D, 0.5 * H, 0.13 * D)
-    out += 0.22 * soft_ellipse(v, u, -0.55 * H, up + 0.44 * D, 0.24 * H, 0.08 * D, -0.2)
-    out += 0.22 * soft_ellipse(v, u, 0.62 * H, up + 0.58 * D, 0.25 * H, 0.08 * D, -0.2)
-    out += 0.20 * soft_ellipse(v, u, 0.12 * H, up + 0.68 * D, 0.3 * H, 0.2 * D)
-    out += 0.22 * soft_ellipse(v, u, 0.15 * H, up + 1.02 * D, 0.2 * H, 0.42 * D, tilt)
+    out = 0.22 * ped * soft_ellipse(v, u, -0.2 * H, up + 0.22 * D, 0.17 * H, 0.26 * D)
+    out += 0.20 * soft_ellipse(v, u, 0.05 * H, up + 0.5 * D, 0.5 * H, 0.13 * D)
+    out += 0.15 * soft_ellipse(v, u, -0.55 * H, up + 0.44 * D, 0.24 * H, 0.08 * D, -0.2)
+    out += 0.15 * soft_ellipse(v, u, 0.62 * H, up + 0.58 * D, 0.25 * H, 0.08 * D, -0.2)
+    out += 0.12 * soft_ellipse(v, u, 0.12 * H, up + 0.68 * D, 0.3 * H, 0.2 * D)
+    out += 0.13 * soft_ellipse(v, u, 0.15 * H, up + 1.02 * D, 0.2 * H, 0.42 * D, tilt)
     return out

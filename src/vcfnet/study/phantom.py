@@ -1,0 +1,188 @@
+"""A lateral lumbar radiograph phantom: anatomy -> attenuation map -> site acquisition.
+
+``render_patient`` lays out T10-S2 along a lordotic curve (each fracture adds its kyphotic wedge
+angle), puts soft tissue, the posterior skin line, ribs, the iliac crest, aortic calcification and
+bowel gas around it, draws every vertebra (``synth_vertebra``) and runs the site's imaging chain
+(``synth_imaging.acquire``). Boxes are the fractured bodies' outlines with a little jitter, as a
+radiologist draws them in LabelImg.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from vcfnet.study.synth_imaging import acquire, smooth_noise, upsample, soft_ellipse
+from vcfnet.study.synth_signs import sample_signs
+from vcfnet.study.synth_sites import SiteProfile
+from vcfnet.study.synth_vertebra import Vertebra, render_posterior, render_vertebra, texture_bank
+
+#: level: (posterior height mm, depth mm, disc below mm, lordosis angle deg, anterior excess mm)
+ANATOMY: dict[str, tuple[float, float, float, float, float]] = {
+    "T10": (20.5, 28.0, 5.0, -15.0, -1.5), "T11": (22.0, 30.0, 5.5, -13.0, -1.5),
+    "T12": (23.5, 32.0, 6.5, -10.0, -1.0), "L1": (25.0, 35.0, 8.0, -6.0, 0.0),
+    "L2": (26.0, 37.0, 9.0, -1.5, 0.0), "L3": (27.0, 39.0, 10.0, 4.0, 0.5),
+    "L4": (27.0, 40.0, 10.5, 10.0, 1.5), "L5": (25.5, 40.0, 10.0, 18.0, 4.0),
+    "S1": (28.0, 42.0, 1.5, 36.0, 2.0), "S2": (24.0, 34.0, 1.0, 44.0, 0.0),
+}
+
+
+@dataclass
+class Phantom:
+    """One rendered radiograph: ``image`` (rows, cols) float32 in [0, 1], bone bright."""
+    image: np.ndarray
+    boxes: list[tuple[str, str, float, float, float, float]]   # (label, level, x0, y0, x1, y1)
+    spacing: float
+
+
+def render_patient(rng: np.random.Generator, site: SiteProfile, fractures, *, age: int, sex: str,
+                   resolution: float = 1.0) -> Phantom:
+    """Render one patient's lateral lumbar radiograph at ``site``.
+
+    ``fractures``: iterable of objects with ``.level`` and ``.label`` (``synth_plan.Fracture``).
+    """
+    s = site.spacing(resolution)
+    shape = site.shape(resolution)
+    fractured = {f.level: f.label for f in fractures}
+    spine = _lay_out_spine(rng, site, fractured, age=age, sex=sex)
+    mu = _background(rng, shape, s, spine, site.bone_gain)
+    boxes = []
+    bank = texture_bank(rng)
+    for vb in spine:
+        box = render_vertebra(mu, rng, vb, s, site.bone_gain, bank)
+        if vb.level in fractured and box is not None:
+            boxes.append((fractured[vb.level], vb.level, *_jitter(rng, box, s, shape)))
+    image = acquire(mu, rng, site, s)
+    if not site.anterior_left:
+        image = np.ascontiguousarray(image[:, ::-1])
+        w = shape[1]
+        boxes = [(lab, lv, w - x1, y0, w - x0, y1) for lab, lv, x0, y0, x1, y1 in boxes]
+    missing = set(fractured) - {b[1] for b in boxes}
+    if missing:
+        raise RuntimeError(f"fractured level(s) {sorted(missing)} fell outside the field of view")
+    return Phantom(image, boxes, s)
+
+
+def _lay_out_spine(rng: np.random.Generator, site: SiteProfile, fractured: dict[str, str], *,
+                   age: int, sex: str) -> list[Vertebra]:
+    """Vertebrae T10..S2 stacked along the lordosis, fractures wedging the column."""
+    size = rng.normal(1.0, 0.05) * (1.05 if sex == "M" else 1.0)
+    lordosis = rng.uniform(0.6, 1.35)
+    discs = rng.uniform(0.55, 1.0)
+    density = (0.42 - 0.004 * (age - 55) + (0.04 if sex == "M" else 0.0)) * rng.uniform(0.85, 1.15)
+    oblique = rng.uniform(0.0, 2.2)
+    degen = np.clip((age - 45) / 50, 0, 1)
+    spine, bend = [], 0.0
+    prev = None
+    for level, (h, d, disc, ang, exc) in ANATOMY.items():
+        label = fractured.get(level)
+        vb = Vertebra(level=level, cx=0.0, cy=0.0, angle=np.deg2rad(ang * lordosis) + bend,
+                      height=h * size, depth=d * size, excess=exc * size,
+                      density=density * (0.8 if level.startswith("S") else 1.0),
+                      posterior=not level.startswith("S"), oblique=oblique * rng.uniform(0.6, 1.2),
+                      osteophyte=float(rng.uniform(0, 0.7)) if rng.random() < degen * 0.6 else 0.0,
+                      signs=sample_signs(rng, label) if label else None)
+        if prev is not None:
+            gap = prev[1] / 2 + prev[2] + vb.centre_height() / 2
+            mid = (prev[3] + vb.angle) / 2
+            vb.cx, vb.cy = prev[0][0] + gap * np.sin(mid), prev[0][1] + gap * np.cos(mid)
+        bend -= 0.6 * vb.wedge_angle()
+        spine.append(vb)
+        prev = ((vb.cx, vb.cy), vb.centre_height(), disc * discs * size, vb.angle)
+    # Place the stack: L3 at ~40 % of the width, T12's top 40-75 mm below the top edge.
+    l3 = next(v for v in spine if v.level == "L3")
+    t12 = next(v for v in spine if v.level == "T12")
+    dx = site.fov_mm[1] * rng.uniform(0.36, 0.44) - l3.cx
+    dy = rng.uniform(40, 75) + t12.height / 2 - t12.cy
+    for vb in spine:
+        vb.cx += dx
+        vb.cy += dy
+    return spine
+
+
+def _jitter(rng: np.random.Generator, box, s: float, shape: tuple[int, int]):
+    """A radiologist's box: the body's outline grown by about a millimetre, each side a bit off."""
+    x0, y0, x1, y1 = box
+    g = rng.normal(0.8, 0.7, size=4) / s
+    x0, y0 = max(0.0, np.floor(x0 - g[0])), max(0.0, np.floor(y0 - g[1]))
+    x1, y1 = min(float(shape[1]), np.ceil(x1 + g[2])), min(float(shape[0]), np.ceil(y1 + g[3]))
+    return float(x0), float(y0), float(x1), float(y1)
+
+
+def _background(rng: np.random.Generator, shape: tuple[int, int], s: float, spine: list[Vertebra],
+                gain: float):
+    """All but the vertebral bodies, drawn on a 3x coarser grid (it is all blurry) and enlarged."""
+    f = 3
+    small = (-(-shape[0] // f), -(-shape[1] // f))
+    mu = _soft_tissue(rng, small, s * f, spine)
+    _ribs_and_pelvis(rng, mu, s * f, spine)
+    _bowel_gas(rng, mu, s * f, spine)
+    for vb in spine:
+        render_posterior(mu, vb, s * f, gain)
+    return upsample(mu, f, shape)
+
+
+def _soft_tissue(rng: np.random.Generator, shape: tuple[int, int], s: float, spine: list[Vertebra]):
+    """Lateral path through the torso: thick at the spine, air behind the posterior skin line."""
+    rows, cols = shape
+    y = (np.arange(rows, dtype=np.float32) + 0.5) * s
+    x = (np.arange(cols, dtype=np.float32) + 0.5) * s
+    cys = np.array([v.cy for v in spine])
+    spine_x = np.interp(y, cys, [v.cx for v in spine]).astype(np.float32)
+    back = spine_x + np.interp(y, cys, [v.depth * 2.3 for v in spine]) + rng.uniform(35, 75)
+    front = spine_x - rng.uniform(150, 230)
+    mid, half = (back + front) / 2, (back - front) / 2
+    r = (x[None, :] - mid[:, None]) / half[:, None]
+    thick = np.sqrt(np.clip(1 - r * r, 0, None)) * (1.0 + 0.12 * (y / y[-1]))[:, None]
+    skin = np.clip((back[:, None] - x[None, :]) / s + 0.5, 0, 1)
+    bulk = rng.uniform(2.2, 2.8)
+    mu = (bulk * (0.35 + 0.65 * thick) * skin).astype(np.float32)
+    mu += 0.08 * smooth_noise(rng, shape, 40.0 / s)
+    return mu
+
+
+def _ribs_and_pelvis(rng: np.random.Generator, mu: np.ndarray, s: float, spine: list[Vertebra]):
+    """Faint rib arcs over T10-T12 and the iliac crest over L4-S1."""
+    rows, cols = mu.shape
+    yy = ((np.arange(rows, dtype=np.float32) + 0.5) * s)[:, None]
+    xx = ((np.arange(cols, dtype=np.float32) + 0.5) * s)[None, :]
+    by = {v.level: v for v in spine}
+    for lv in ("T10", "T11", "T12"):
+        v = by[lv]
+        r = rng.uniform(140, 200)
+        cy, cx = v.cy - r * 0.55 + rng.uniform(-8, 8), v.cx + v.depth * 0.9 + r * 0.84
+        dist = np.abs(np.hypot(yy - cy, xx - cx) - r)
+        band = np.clip((4.5 - dist) / s + 0.5, 0, 1) * (xx < v.cx + v.depth * 1.6)
+        mu += 0.12 * band + 0.10 * np.clip((1.2 - np.abs(dist - 4.0)) / s + 0.5, 0, 1) * band
+    l5 = by["L5"]
+    r = rng.uniform(95, 130)
+    cy, cx = l5.cy + r * rng.uniform(0.75, 0.95), l5.cx + rng.uniform(10, 45)
+    dist = np.hypot(yy - cy, xx - cx) - r
+    crest = np.clip((cy - yy) / r - 0.45, 0, 1) ** 0.5        # only the upper arc is the crest
+    wing = np.clip(-dist / s + 0.5, 0, 1) * np.clip(1.2 - (yy - (cy - r)) / (1.2 * r), 0, 1)
+    mu += 0.10 * wing + 0.12 * crest * np.clip((1.5 - np.abs(dist + 1.5)) / s + 0.5, 0, 1)
+
+
+def _bowel_gas(rng: np.random.Generator, mu: np.ndarray, s: float, spine: list[Vertebra]):
+    """Dark, mottled gas blobs in front of the spine (some over the bodies); aortic calcification."""
+    rows, cols = mu.shape
+    front = min(v.cx - v.depth / 2 for v in spine[:8])
+    for _ in range(int(rng.integers(3, 9))):
+        ry, rx = rng.uniform(8, 26, size=2)
+        cy = rng.uniform(spine[1].cy, spine[8].cy)
+        cx = front + rng.uniform(-120, 12)
+        y0, y1 = max(0, int((cy - ry) / s)), min(rows, int((cy + ry) / s) + 1)
+        x0, x1 = max(0, int((cx - rx) / s)), min(cols, int((cx + rx) / s) + 1)
+        if y1 <= y0 or x1 <= x0:
+            continue
+        yy = ((np.arange(y0, y1, dtype=np.float32) + 0.5) * s)[:, None]
+        xx = ((np.arange(x0, x1, dtype=np.float32) + 0.5) * s)[None, :]
+        blob = soft_ellipse(yy, xx, cy, cx, ry, rx, rng.uniform(0, np.pi))
+        mottle = 0.55 + 0.45 * np.clip(smooth_noise(rng, blob.shape, 3.0 / s), -1, 1)
+        mu[y0:y1, x0:x1] -= rng.uniform(0.15, 0.4) * blob * mottle
+    for vb in spine[3:8]:
+        if rng.random() < 0.35:
+            cy, cx = vb.cy + rng.uniform(-10, 10), vb.cx - vb.depth / 2 - rng.uniform(6, 14)
+            y0, x0 = int((cy - 3) / s), int((cx - 2) / s)
+            if 0 <= y0 < rows - 16 and 0 <= x0 < cols - 16:
+                mu[y0:y0 + int(6 / s), x0:x0 + max(1, int(1.2 / s))] += 0.25
