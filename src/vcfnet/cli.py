@@ -15,6 +15,7 @@ from vcfnet.errors import VcfnetError
 
 #: Sub-command modules under ``vcfnet.commands``, in the order of the study's data flow.
 COMMAND_MODULES: tuple[str, ...] = (
+    "synth",
     "ingest",
     "study",
     "serve",
