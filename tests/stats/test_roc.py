@@ -164,6 +164,8 @@ def test_identical_scores_in_paired_test_warn_instead_of_inventing_a_p_value():
     (lambda: roc_auc_ci([0, 1], [1, 2], alpha=1.5), "alpha must be"),
     (lambda: roc_auc_ci([0, 1], [1, 2], method="bootstrap", n_boot=1), "n_boot must be"),
     (lambda: roc_auc_ci([0, 1], [1, 2], method="bootstrap", groups=[1]), "one group per case"),
+    (lambda: roc_auc_ci([0, 1], [1, 2], method="bootstrap", groups=[1.0, np.nan]), "groups contains NaN"),
+    (lambda: roc_auc_ci([0, 1], [1, 2], method="bootstrap", groups=["p1", None]), "groups contains None"),
     (lambda: delong_test([0, 1], [1, 2], [1, 2, 3]), "y_score_b has 3 values"),
 ])
 def test_bad_input_raises_a_clear_value_error(call, match):

@@ -20,7 +20,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-_CHUNK_CELLS = 4_000_000  # replicates x cases per block, to bound memory (~32 MB of float64)
+_CHUNK_CELLS = 1_000_000  # replicates x cases per block, to bound memory (~8 MB per float64 array)
 _MAX_DRAW_FACTOR = 50  # give up when valid cluster replicates are rarer than 1 in 50
 
 
@@ -43,17 +43,22 @@ def weighted_aucs(y_score: np.ndarray, y_true: np.ndarray, weights: np.ndarray) 
         return np.where(total > 0, (wp * neg_below).sum(axis=1) / total, np.nan)
 
 
+def _resample_counts(rng: np.random.Generator, n_items: int, n_rep: int) -> np.ndarray:
+    """(n_rep, n_items) counts of each item in ``n_rep`` samples of size ``n_items`` with replacement."""
+    draws = rng.integers(0, n_items, size=(n_rep, n_items)) + n_items * np.arange(n_rep)[:, None]
+    return np.bincount(draws.ravel(), minlength=n_rep * n_items).reshape(n_rep, n_items)
+
+
 def _stratified_weights(rng: np.random.Generator, y_true: np.ndarray, n_rep: int) -> np.ndarray:
     w = np.zeros((n_rep, y_true.size))
     for label in (0, 1):
         idx = np.flatnonzero(y_true == label)
-        w[:, idx] = rng.multinomial(idx.size, np.full(idx.size, 1.0 / idx.size), size=n_rep)
+        w[:, idx] = _resample_counts(rng, idx.size, n_rep)
     return w
 
 
 def _cluster_weights(rng: np.random.Generator, codes: np.ndarray, n_groups: int, n_rep: int) -> np.ndarray:
-    counts = rng.multinomial(n_groups, np.full(n_groups, 1.0 / n_groups), size=n_rep)
-    return counts[:, codes]
+    return _resample_counts(rng, n_groups, n_rep)[:, codes]
 
 
 def bootstrap_aucs(y_true: np.ndarray, y_score: np.ndarray, *, n_boot: int, seed: int,

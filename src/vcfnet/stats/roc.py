@@ -215,6 +215,8 @@ def _bootstrap_ci(y: np.ndarray, s: np.ndarray, groups, n_boot: int, seed: int, 
             raise ValueError(f"groups has shape {groups.shape} but y_true has {y.shape}; one group per case")
         if groups.dtype.kind == "f" and np.any(np.isnan(groups)):
             raise ValueError("groups contains NaN; every case needs a group (patient) id")
+        if groups.dtype == object and any(g is None for g in groups):
+            raise ValueError("groups contains None; every case needs a group (patient) id")
     auc = float(_placements(y, s[None, :])[0][0])
     aucs, n_redrawn, n_groups = bootstrap_aucs(y, s, n_boot=int(n_boot), seed=seed, groups=groups)
     extra = dict(n_boot=int(n_boot), n_groups=n_groups, n_redrawn=n_redrawn)
