@@ -95,6 +95,9 @@ def _pillow_header(path: Path, name: str, kind: str) -> ImageInfo:
     try:
         with Image.open(path) as im:
             width, height = im.size
+    except Image.DecompressionBombError:
+        raise APIError(413, f"{name}: the {kind.upper()} header declares more pixels than Pillow will decode "
+                            f"(over {2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} MP)") from None
     except Exception:   # Pillow raises many types for a damaged header; all mean "unreadable"
         raise APIError(400, f"{name}: the {kind.upper()} header cannot be read (truncated or corrupt "
                             f"file); expected {EXPECTED_IMAGE}") from None
