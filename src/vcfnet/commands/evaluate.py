@@ -1,0 +1,66 @@
+"""``vcfnet evaluate``: per-cohort performance of a predictions table, with correct intervals.
+
+    vcfnet evaluate predictions.csv --study STUDY --out eval
+    vcfnet evaluate predictions.csv --out eval --bootstrap-patients --alpha 0.05
+
+Writes ``metrics.json`` (every number), ``table2.csv``, ``comparison.csv``, ``confusion_<cohort>.csv``,
+``table1.csv`` (with --study) and PNG/SVG figures; see ``vcfnet.report.outputs``. Nothing is written
+when the table is bad.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from vcfnet.errors import VcfnetError
+
+
+def register(app: typer.Typer) -> None:
+    app.command("evaluate")(evaluate)
+
+
+def evaluate(
+    predictions: Path = typer.Argument(..., help="Predictions table (.csv) written by `vcfnet predict`."),
+    study: Optional[Path] = typer.Option(None, "--study", help="Study directory: checks ROI ids and labels, "
+                                         "supplies split/collaboration if missing, and gives Table 1."),
+    out: Path = typer.Option(Path("eval"), "--out", "-o", help="Output folder."),
+    bootstrap_patients: bool = typer.Option(False, "--bootstrap-patients/--delong",
+                                            help="AUC intervals by a bootstrap resampling whole patients "
+                                                 "instead of DeLong (vertebrae of one patient are correlated)."),
+    n_boot: int = typer.Option(2000, "--n-boot", min=100, help="Bootstrap replicates (with --bootstrap-patients)."),
+    alpha: float = typer.Option(0.05, "--alpha", help="1 - confidence level of every interval."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the patient bootstrap."),
+    figures: bool = typer.Option(True, "--figures/--no-figures", help="Draw PNG/SVG figures."),
+) -> None:
+    """Table 2 per cohort with CIs (accuracy, per-class AUC, sensitivity, specificity), calibration, figures.
+
+    Cohorts: internal test, each external site, external pooled, prospective, collaboration set.
+    """
+    if not 0 < alpha < 0.5:
+        raise VcfnetError(f"--alpha {alpha}: expected a number between 0 and 0.5 (0.05 gives 95% intervals)")
+    from vcfnet.report.cohorts import load_predictions
+    from vcfnet.report.evaluate import evaluate_predictions
+    from vcfnet.report.outputs import write_evaluation
+
+    study_table = None
+    if study is not None:
+        from vcfnet.study.dataset import load_table
+        study_table = load_table(study)
+    table = load_predictions(predictions, study_table=study_table)
+    result = evaluate_predictions(table, study_table=study_table, alpha=alpha,
+                                  cluster_bootstrap=bootstrap_patients, n_boot=n_boot, seed=seed)
+    result.source.update({"predictions": predictions.name, "study": str(study) if study else None})
+    write_evaluation(result, out, figures=figures)
+    _echo_table2(result)
+    typer.echo(f"-> {out}/metrics.json, table2.csv, figures/ ({len(result.cohorts)} cohorts)")
+
+
+def _echo_table2(result) -> None:
+    from vcfnet.report.figures import fmt_ci
+
+    for c in result.cohorts:
+        aucs = "  ".join(f"{k} {fmt_ci(v['auc'], 'auc')}" for k, v in c["classes"].items())
+        typer.echo(f"{c['name']:<22} {c['n_patients']:>4} patients {c['n_vertebrae']:>5} vertebrae  "
+                   f"accuracy {fmt_ci(c['accuracy'], digits=3)}  AUC {aucs}")

@@ -1,0 +1,179 @@
+"""The study report: one self-contained HTML page from an evaluation folder.
+
+    >>> html = render_report("eval", study_dir="study", checkpoint="run/best")
+    >>> write_report("eval", "report.html", study_dir="study", checkpoint="run/best")
+
+The page reads like the results section of a paper (Table 1, Table 2, external versus internal,
+figures per cohort, calibration, limitations, model card, methods). CSS is inline and figures are
+embedded as base64 PNG, so the file opens offline and refers to nothing outside itself.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import logging
+from pathlib import Path
+from typing import Any
+
+from vcfnet.labels import CLASSES
+from vcfnet.report import narrative as N
+from vcfnet.report.figures import fmt_ci
+from vcfnet.report.outputs import read_evaluation
+
+log = logging.getLogger(__name__)
+
+TITLE = "Vertebral compression fracture classification: evaluation report"
+
+
+def render_report(eval_dir: str | Path, *, study_dir: str | Path | None = None,
+                  checkpoint: str | Path | None = None, synthetic: bool | None = None) -> str:
+    """The report as an HTML string. ``synthetic`` overrides detection from ``study_dir``."""
+    import jinja2
+
+    from vcfnet import __version__
+
+    eval_dir = Path(eval_dir)
+    m = read_evaluation(eval_dir)
+    card = _read_card(checkpoint) if checkpoint is not None else None
+    if synthetic is None and study_dir is not None:
+        synthetic = study_is_synthetic(study_dir)
+    table1, table1_source, table1_missing = _table1(eval_dir, study_dir)
+    env = jinja2.Environment(loader=jinja2.PackageLoader("vcfnet.report", "templates"),
+                             autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
+                             undefined=jinja2.StrictUndefined, trim_blocks=False)
+    s = m["settings"]
+    internal = next((c for c in m["cohorts"] if c["kind"] == "internal"), None)
+    from vcfnet.report.compare import ACCURACY_METHOD, AUC_METHOD, MACRO_AUC_METHOD
+    ctx = {
+        "title": TITLE, "m": m, "version": __version__, "classes": CLASSES,
+        "generated": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "ci_pct": f"{round(100 * (1 - s['alpha']))}%",
+        "auc_method_text": ("a bootstrap resampling whole patients" if s.get("cluster_bootstrap")
+                            else "DeLong's method"),
+        "synthetic": bool(synthetic), "summary": N.summary_paragraphs(m),
+        "table1": table1, "table1_source": table1_source, "table1_missing": table1_missing,
+        "cohorts": m["cohorts"], "table2": [_table2_row(c) for c in m["cohorts"]],
+        "not_estimable": [n for c in m["cohorts"] for n in c.get("not_estimable", [])],
+        "forest": _figure(eval_dir, "forest", _forest_alt(m)),
+        "comparisons": [dict(r) for r in N.comparison_rows(m)], "has_internal": internal is not None,
+        "internal_label": f"{internal['name']}, {N.n_text(internal)}" if internal else "",
+        "methods_text": {"accuracy": ACCURACY_METHOD, "auc": AUC_METHOD, "macro": MACRO_AUC_METHOD},
+        "cohort_figures": [_cohort_figures(eval_dir, c) for c in m["cohorts"]],
+        "calibration": [_calibration_row(c) for c in m["cohorts"]],
+        "temperature_text": N.temperature_text(card),
+        "limitations": N.limitations(m, synthetic=synthetic), "methods": N.methods(m),
+        "card": {"fields": N.card_items(card)} if card else None,
+        "predictions_name": m.get("source", {}).get("predictions") or "a predictions table",
+    }
+    return env.get_template("report.html.j2").render(**ctx)
+
+
+def write_report(eval_dir: str | Path, out: str | Path | None = None, *, study_dir: str | Path | None = None,
+                 checkpoint: str | Path | None = None, synthetic: bool | None = None) -> Path:
+    """Render and write the report atomically (default ``EVAL_DIR/report.html``); returns its path."""
+    from vcfnet.fileio import write_text
+
+    html = render_report(eval_dir, study_dir=study_dir, checkpoint=checkpoint, synthetic=synthetic)
+    out = Path(out) if out is not None else Path(eval_dir) / "report.html"
+    write_text(out, html)
+    log.info("report -> %s (%.0f kB)", out, len(html.encode()) / 1024)
+    return out
+
+
+def study_is_synthetic(study_dir: str | Path) -> bool:
+    """True when the study's ``sources.json`` says its sources came from the synthetic generator."""
+    from vcfnet.study.layout import StudyLayout
+
+    path = StudyLayout(study_dir).sources
+    if not path.is_file():
+        return False
+    return "synthetic" in path.read_text(encoding="utf-8", errors="replace").lower()
+
+
+def _read_card(checkpoint: str | Path) -> dict[str, Any]:
+    from vcfnet.model.checkpoint import read_card
+
+    return read_card(checkpoint)[0]
+
+
+def _table1(eval_dir: Path, study_dir) -> tuple[dict | None, str, str]:
+    """Table 1 cells from the study (preferred) or the evaluation's ``table1.csv``."""
+    import pandas as pd
+
+    from vcfnet.study.summary import SUMMARY_HEADERS, format_summary, study_summary
+
+    if study_dir is not None:
+        from vcfnet.study.dataset import load_table
+        summary, source = study_summary(load_table(study_dir)), "all vertebrae of the study"
+    elif (eval_dir / "table1.csv").is_file():
+        summary = pd.read_csv(eval_dir / "table1.csv", keep_default_na=False, na_values=[""])
+        summary["first_exam"] = summary.get("first_exam", "")
+        source = "from the evaluation folder"
+    else:
+        return None, "", ("no study directory was given (--study) and the evaluation folder has no "
+                          "table1.csv.")
+    return {"header": SUMMARY_HEADERS, "rows": format_summary(summary)}, source, ""
+
+
+def _table2_row(c: dict[str, Any]) -> dict[str, Any]:
+    cls_ = c["classes"]
+    return {"name": c["name"], "n_patients": c["n_patients"], "n_vertebrae": c["n_vertebrae"],
+            "accuracy": fmt_ci(c["accuracy"], digits=3),
+            "macro_auc": fmt_ci(c["macro_auc"], "auc", digits=3),
+            "auc": {k: fmt_ci(cls_[k]["auc"], "auc", digits=3) for k in CLASSES},
+            "sens": {k: fmt_ci(cls_[k]["sensitivity"], digits=3) for k in CLASSES},
+            "spec": {k: fmt_ci(cls_[k]["specificity"], digits=3) for k in CLASSES}}
+
+
+def _calibration_row(c: dict[str, Any]) -> dict[str, Any]:
+    cal = c["calibration"]
+    return {"name": c["name"], "n": c["n_vertebrae"],
+            "brier": "not estimable" if cal.get("brier") is None else f"{cal['brier']:.3f}",
+            "ece": "not estimable" if cal.get("ece") is None else f"{cal['ece']:.3f}"}
+
+
+def _figure(eval_dir: Path, stem: str, alt: str, *, caption: str = "") -> dict[str, Any] | None:
+    """An embedded PNG (data URI) shown at 96 px per figure inch, or None when it was not drawn."""
+    path = eval_dir / "figures" / f"{stem}.png"
+    if not path.is_file():
+        log.warning("%s: figure missing; the report leaves it out", path)
+        return None
+    data = path.read_bytes()
+    width = _png_width(data) / 2  # drawn at twice the display resolution
+    return {"src": "data:image/png;base64," + base64.b64encode(data).decode("ascii"),
+            "alt": alt, "width": int(round(width)), "caption": caption}
+
+
+def _png_width(data: bytes) -> int:
+    return int.from_bytes(data[16:20], "big")  # IHDR width
+
+
+def _cohort_figures(eval_dir: Path, c: dict[str, Any]) -> dict[str, Any]:
+    n = N.n_text(c)
+    aucs = "; ".join(f"{k} AUC {fmt_ci(c['classes'][k]['auc'], 'auc')}" for k in CLASSES)
+    diag = c["confusion"]["normalized"]
+    correct = "; ".join(f"{k} {fmt_ci({'estimate': diag[i][i]})}" for i, k in enumerate(CLASSES))
+    cal = c["calibration"]
+    specs = [
+        ("roc", f"ROC curves, one class versus rest, for {c['name']} ({n}): {aucs}.",
+         "ROC curves per class; AUC with confidence interval in the legend; dotted line = chance."),
+        ("confusion", f"Normalised confusion matrix for {c['name']} ({n}); share of each true class "
+                      f"predicted correctly: {correct}.",
+         "Confusion matrix, rows = true class; share of the row and count."),
+        ("reliability", f"Reliability diagram for {c['name']} ({n}): Brier score "
+                        f"{_maybe(cal.get('brier'))}, expected calibration error {_maybe(cal.get('ece'))}.",
+         "Calibration: observed accuracy per confidence bin with Wilson intervals; bars = vertebrae per bin."),
+    ]
+    figs = [_figure(eval_dir, f"{kind}_{c['key']}", alt, caption=cap) for kind, alt, cap in specs]
+    return {"key": c["key"], "name": c["name"], "n_patients": c["n_patients"],
+            "n_vertebrae": c["n_vertebrae"], "figures": [f for f in figs if f]}
+
+
+def _maybe(x) -> str:
+    return "not estimable" if x is None else f"{x:.3f}"
+
+
+def _forest_alt(m: dict[str, Any]) -> str:
+    parts = [f"{c['name']} ({N.n_text(c)}): accuracy {fmt_ci(c['accuracy'])}" for c in m["cohorts"]]
+    return "Forest plot of accuracy and per-class AUC by cohort. " + "; ".join(parts) + "."
+
