@@ -1,0 +1,253 @@
+"""The Predictor: one class that every consumer (CLI, report, web service, reading app) uses.
+
+    >>> p = Predictor("run/best")                                  # loads the checkpoint once
+    >>> [r] = p.predict("film.dcm", [(120, 340, 260, 450)], gradcam=True)
+    >>> r.probabilities, r.predicted                               # {'acute': 0.81, ...}, 'acute'
+    >>> rgb = r.overlay()                                          # heatmap over the box region
+    >>> table = p.predict_study("study")                           # the predictions table
+
+Pixels reach the model exactly as in training: ``vcfnet.preprocess.crop_roi`` with the checkpoint's
+input size and crop margin, then the engine's ``predict_proba`` / ``predict_logits`` (the one inference
+function, also used by evaluation), so a box gives the same probabilities here as its cached crop does
+in the engine.
+
+Probabilities: ``softmax(logits)``, or ``softmax(logits / T)`` when the model card holds a float
+``temperature`` T (temperature scaling fitted after training; T > 1 softens over-confident outputs).
+
+Threads: plain predictions run under ``torch.inference_mode`` on a model in eval mode and need no
+lock. Grad-CAM needs gradients and hooks; it runs on a private copy of the model under a lock (see
+``vcfnet.gradcam``), so one Predictor can serve a multi-threaded web server.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+
+from vcfnet.errors import VcfnetError
+from vcfnet.gradcam import DEFAULT_COLORMAP, overlay_heatmap
+from vcfnet.preprocess import box_with_margin, crop_roi
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+log = logging.getLogger(__name__)
+
+Box = tuple[float, float, float, float]
+#: Columns of the predictions table (DESIGN.md), then the study-design columns kept beside them.
+PREDICTION_COLUMNS: tuple[str, ...] = ("roi_id", "cohort", "site", "patient_id", "label", "p_acute",
+                                       "p_chronic", "p_pathological", "predicted", "split",
+                                       "collaboration")
+
+
+@dataclass
+class BoxPrediction:
+    """The model's answer for one box.
+
+    ``box`` is the box as given (the whole image when none was given); ``window`` the integer crop
+    window actually cut from the radiograph (box grown by the checkpoint's margin, clipped);
+    ``heatmap`` a Grad-CAM map (S, S) float32 in [0, 1] over that window, for the predicted class.
+    """
+
+    box: Box
+    probabilities: dict[str, float]
+    predicted: str
+    heatmap: np.ndarray | None = None
+    window: tuple[int, int, int, int] = (0, 0, 0, 0)
+    pixels: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def overlay(self, pixels: np.ndarray | None = None, *, alpha: float = 0.45,
+                colormap: str = DEFAULT_COLORMAP, full_image: bool = False) -> np.ndarray:
+        """The heatmap blended over the box region of the radiograph: (h, w, 3) uint8 RGB.
+
+        ``pixels`` defaults to the radiograph this prediction was made on; ``full_image=True`` returns
+        the whole radiograph with the heatmap inside the crop window.
+        """
+        if self.heatmap is None:
+            raise VcfnetError("this prediction has no heatmap; call predict(..., gradcam=True)")
+        pixels = self.pixels if pixels is None else pixels
+        if pixels is None:
+            raise ValueError("no radiograph pixels to draw on; pass pixels=")
+        return overlay_heatmap(pixels, self.window, self.heatmap, alpha=alpha, colormap=colormap,
+                               full_image=full_image)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (no pixels, no heatmap)."""
+        return {"box": [float(v) for v in self.box], "window": list(self.window),
+                "probabilities": dict(self.probabilities), "predicted": self.predicted}
+
+
+class Predictor:
+    """A trained checkpoint, loaded once, answering for boxes, crops and whole studies.
+
+    Args:
+        checkpoint: a checkpoint folder (``RUN/best``) or its ``model.json`` / ``model.safetensors``.
+        device: torch device for inference ("cpu", "cuda", "cuda:1").
+        batch_size: crops per forward pass.
+        amp_dtype: autocast dtype for inference (e.g. ``torch.bfloat16``); None = float32.
+    """
+
+    def __init__(self, checkpoint: str | Path, *, device: str = "cpu", batch_size: int = 64,
+                 amp_dtype: Any = None):
+        from vcfnet.model.checkpoint import load_checkpoint
+
+        model, card = load_checkpoint(checkpoint, device=device)
+        self._setup(model, card, device=device, batch_size=batch_size, amp_dtype=amp_dtype)
+        log.info("loaded %s (%s, %d px crops, margin %g)", checkpoint, card.get("architecture"),
+                 self.input_size, self.margin)
+
+    @classmethod
+    def from_model(cls, model, card: dict[str, Any], *, device: str = "cpu", batch_size: int = 64,
+                   amp_dtype: Any = None) -> "Predictor":
+        """A Predictor around a model already in memory (e.g. just trained), described by ``card``."""
+        self = cls.__new__(cls)
+        self._setup(model.to(device).eval(), card, device=device, batch_size=batch_size,
+                    amp_dtype=amp_dtype)
+        return self
+
+    def _setup(self, model, card: dict[str, Any], *, device: str, batch_size: int, amp_dtype: Any) -> None:
+        self.model = model
+        self.card = card
+        self.classes: tuple[str, ...] = tuple(card["classes"])
+        self.input_size = int(card["input_size"])
+        self.margin = float(card.get("margin", card.get("crop_margin", 0.0)) or 0.0)
+        temperature = card.get("temperature")
+        if temperature is not None and not (isinstance(temperature, (int, float)) and temperature > 0):
+            raise VcfnetError(f"model card temperature must be a positive number or null, got {temperature!r}")
+        self.temperature: float | None = None if temperature is None else float(temperature)
+        self.device = device
+        self.batch_size = int(batch_size)
+        self.amp_dtype = amp_dtype
+        self._explainer = None
+        self._explainer_lock = threading.Lock()
+
+    # ---- crops -> probabilities ---------------------------------------------------------------
+    def predict_crops(self, crops: np.ndarray) -> np.ndarray:
+        """Class probabilities (N, C) for ready crops (N, 1, S, S) uint8, columns in ``classes`` order."""
+        from vcfnet.model.engine import predict_proba
+
+        crops = np.asarray(crops)
+        s = self.input_size
+        if crops.dtype != np.uint8 or crops.ndim != 4 or crops.shape[1:] != (1, s, s):
+            raise VcfnetError(f"crops must be (N, 1, {s}, {s}) uint8 for this checkpoint, got "
+                              f"{crops.shape} {crops.dtype}")
+        return predict_proba(self.model, crops, batch_size=self.batch_size, device=self.device,
+                             amp_dtype=self.amp_dtype, temperature=self.temperature)
+
+    # ---- radiograph + boxes -> predictions ---------------------------------------------------
+    def predict(self, image: Any, boxes: Sequence[Sequence[float]] | None = None, *,
+                gradcam: bool = False) -> list[BoxPrediction]:
+        """Predict each box of a radiograph (or the whole image as a ready crop when ``boxes`` is None).
+
+        ``image``: a file path (DICOM, PNG, ...; read with ``vcfnet.io.read_radiograph``), a
+        ``Radiograph``, or a 2-D float array in [0, 1] (bone bright). ``boxes``: (x0, y0, x1, y1) pixel
+        edges. Returns one ``BoxPrediction`` per box, in order.
+        """
+        pixels, source = load_pixels(image)
+        given = [(0.0, 0.0, float(pixels.shape[1]), float(pixels.shape[0]))] if boxes is None else \
+            [check_box(b, pixels.shape, source, i) for i, b in enumerate(boxes)]
+        margin = 0.0 if boxes is None else self.margin
+        windows = [box_with_margin(b, pixels.shape, margin) for b in given]
+        crops = np.stack([crop_roi(pixels, b, size=self.input_size, margin=margin) for b in given])[:, None]
+        probs = self.predict_crops(crops)
+        predicted = probs.argmax(axis=1)
+        heat = self.explain(crops, predicted) if gradcam else [None] * len(given)
+        return [BoxPrediction(box=b, probabilities={c: float(p) for c, p in zip(self.classes, row)},
+                              predicted=self.classes[k], heatmap=h, window=w, pixels=pixels)
+                for b, row, k, h, w in zip(given, probs, predicted, heat, windows)]
+
+    def explain(self, crops: np.ndarray, targets: Sequence[int]) -> np.ndarray:
+        """Grad-CAM heatmaps (N, S, S) float32 in [0, 1] of ``crops`` for class indices ``targets``."""
+        from vcfnet.gradcam import GradCamExplainer
+
+        with self._explainer_lock:
+            if self._explainer is None:
+                self._explainer = GradCamExplainer(self.model, device=self.device)
+        return self._explainer(np.asarray(crops), [int(t) for t in targets])
+
+    # ---- a whole study -> predictions table -------------------------------------------------
+    def predict_study(self, study_dir: str | Path, *, split: str | None = None) -> "pd.DataFrame":
+        """The predictions table for every ROI of a study (or one ``split``), read from its crop cache.
+
+        Columns: ``roi_id, cohort, site, patient_id, label, p_acute, p_chronic, p_pathological,
+        predicted, split, collaboration``, in the Study table's order.
+        """
+        from vcfnet.study.cache import read_cache
+        from vcfnet.study.dataset import load_cropset
+
+        cache = read_cache(study_dir)
+        self._check_cache(cache, study_dir)
+        cropset = load_cropset(study_dir, split=split)
+        probs = self.predict_crops(np.asarray(cropset.crops))
+        return predictions_table(cropset.table, probs, self.classes)
+
+    def _check_cache(self, cache, study_dir) -> None:
+        if cache.size != self.input_size or not math.isclose(cache.margin, self.margin, abs_tol=1e-9):
+            raise VcfnetError(
+                f"{study_dir}: its crop cache holds {cache.size} px crops with margin {cache.margin:g}, "
+                f"but this checkpoint wants {self.input_size} px with margin {self.margin:g}; re-ingest "
+                f"the study with those settings")
+        if str(cache.preprocessing_version) != str(self.card["preprocessing_version"]):
+            raise VcfnetError(f"{study_dir}: crop cache made with preprocessing version "
+                              f"{cache.preprocessing_version}, checkpoint expects "
+                              f"{self.card['preprocessing_version']}; re-ingest the study")
+
+
+def predictions_table(table, probs: np.ndarray, classes: Sequence[str]):
+    """Join Study rows (with ``split``/``collaboration``) and probabilities into the predictions table."""
+    import pandas as pd
+
+    out = pd.DataFrame({c: table[c].to_numpy() for c in ("roi_id", "cohort", "site", "patient_id", "label")})
+    for j, c in enumerate(classes):
+        out[f"p_{c}"] = probs[:, j].astype(np.float64)
+    out["predicted"] = np.asarray(classes, dtype=object)[probs.argmax(axis=1)] if len(out) else []
+    out["split"] = table["split"].to_numpy()
+    out["collaboration"] = table["collaboration"].astype(int).to_numpy()
+    return out[list(PREDICTION_COLUMNS)]
+
+
+def load_pixels(image: Any) -> tuple[np.ndarray, str]:
+    """(H, W) float32 pixels in [0, 1] and a name for error messages, from a path, Radiograph or array."""
+    if isinstance(image, (str, Path)):
+        from vcfnet.io import read_radiograph
+
+        return _check_pixels(read_radiograph(image).pixels, str(image)), str(image)
+    if hasattr(image, "pixels"):
+        return _check_pixels(image.pixels, "radiograph"), "radiograph"
+    return _check_pixels(image, "image array"), "image array"
+
+
+def _check_pixels(pixels: Any, source: str) -> np.ndarray:
+    arr = np.asarray(pixels)
+    if arr.ndim != 2 or min(arr.shape) < 1:
+        raise VcfnetError(f"{source}: expected a 2-D grey image, got shape {arr.shape}")
+    if arr.dtype == np.uint8:
+        return arr.astype(np.float32) / 255.0
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise VcfnetError(f"{source}: expected float pixels in [0, 1] (or uint8), got {arr.dtype}; "
+                          f"read files with vcfnet.io.read_radiograph")
+    arr = arr.astype(np.float32, copy=False)
+    if not np.isfinite(arr).all() or arr.min() < 0.0 or arr.max() > 1.0:
+        raise VcfnetError(f"{source}: pixel values must be finite and within [0, 1]")
+    return arr
+
+
+def check_box(box: Sequence[float], shape: tuple[int, int], source: str, index: int) -> Box:
+    """A box as four floats; a clear error when it is malformed, empty or outside the image."""
+    rows, cols = shape
+    try:
+        x0, y0, x1, y1 = (float(v) for v in box)
+    except (TypeError, ValueError):
+        raise VcfnetError(f"{source}: box {index + 1} {box!r} is not four numbers x0,y0,x1,y1") from None
+    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)) or x1 <= x0 or y1 <= y0:
+        raise VcfnetError(f"{source}: box {index + 1} ({x0:g}, {y0:g}, {x1:g}, {y1:g}) is empty "
+                          f"(needs x0 < x1 and y0 < y1)")
+    if x0 < 0 or y0 < 0 or x1 > cols or y1 > rows:
+        raise VcfnetError(f"{source}: box {index + 1} ({x0:g}, {y0:g}, {x1:g}, {y1:g}) lies outside "
+                          f"the {cols}x{rows} image")
+    return (x0, y0, x1, y1)
