@@ -27,13 +27,13 @@ def make_montage(study_or_out_dir: str | Path, path: str | Path, *, per_cell: in
     sources = json.loads((root / "manifest.json").read_text(encoding="utf-8"))["sources"]
     sites = sorted({s["site"] for s in sources})
     picks = _pick_boxes(root, sources, per_cell)
-    fig = plt.figure(figsize=(3.0 * len(sites) * per_cell / 2 + 3.2 * full, 7.5), dpi=110)
-    grid = fig.add_gridspec(len(CLASSES), len(sites) * per_cell + 2 * full)
+    fig = plt.figure(figsize=(1.9 * len(sites) * per_cell + 3.6 * full, 8.0), dpi=110)
+    grid = fig.add_gridspec(len(CLASSES), len(sites) * per_cell + 2 * full, wspace=0.08, hspace=0.25)
     for r, label in enumerate(CLASSES):
         for c, site in enumerate(sites):
             for k, (img, box) in enumerate(picks.get((label, site), [])[:per_cell]):
                 ax = fig.add_subplot(grid[r, c * per_cell + k])
-                ax.imshow(_crop(img, box), cmap="gray", vmin=0, vmax=1)
+                ax.imshow(_crop(img, box), cmap="gray", vmin=0, vmax=1, aspect="auto")
                 ax.set_xticks([])
                 ax.set_yticks([])
                 if k == 0 and r == 0:
@@ -44,8 +44,8 @@ def make_montage(study_or_out_dir: str | Path, path: str | Path, *, per_cell: in
                     ax.set_ylabel(box.level, fontsize=7)
     _draw_full(fig, grid, root, sources, sites, full, len(sites) * per_cell)
     fig.suptitle("vcfnet synthetic study: fractured vertebrae by class (rows) and site (columns), "
-                 "and whole radiographs", fontsize=11)
-    fig.tight_layout()
+                 "(crops stretched to square, as the model sees them) and whole radiographs", fontsize=11)
+    fig.subplots_adjust(left=0.04, right=0.99, top=0.9, bottom=0.02)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     from vcfnet.fileio import atomic_path

@@ -164,7 +164,7 @@ def _body(rng: np.random.Generator, vb: Vertebra, u: np.ndarray, v: np.ndarray, 
     tex, holes, dense = _textures(rng, vb, u, v, bank)
     # a body is a rounded cylinder seen from the side: less trabecular path near the walls
     ru = np.clip(2 * u / vb.depth, -1, 1)
-    trab = vb.density * (1 + 0.35 * tex) * (0.55 + 0.45 * np.sqrt(1 - ru * ru))
+    trab = vb.density * (1 + 0.28 * tex) * (0.55 + 0.45 * np.sqrt(1 - ru * ru))
     cortex = 0.42 * (1 + 0.9 * scl) * np.maximum(end_top, end_bot) + 0.28 * walls
     cortex += _double_contour(vb, a, top, bot, v)
     if sg is not None:
