@@ -39,9 +39,8 @@ def make_montage(study_or_out_dir: str | Path, path: str | Path, *, per_cell: in
                 if k == 0 and r == 0:
                     ax.set_title(site, fontsize=10, loc="left")
                 if c == 0 and k == 0:
-                    ax.set_ylabel(f"{label}\n{box.level}", fontsize=10)
-                elif k > 0 or c > 0:
-                    ax.set_ylabel(box.level, fontsize=7)
+                    ax.set_ylabel(label, fontsize=12, fontweight="bold")
+                ax.set_xlabel(box.level, fontsize=9, labelpad=2)
     _draw_full(fig, grid, root, sources, sites, full, len(sites) * per_cell)
     fig.suptitle("vcfnet synthetic study: fractured vertebrae by class (rows) and site (columns), "
                  "(crops stretched to square, as the model sees them) and whole radiographs", fontsize=11)
