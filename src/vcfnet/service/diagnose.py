@@ -124,4 +124,7 @@ def display(job: ImageJob, *, max_megapixels: float) -> dict:
 def annotation_boxes(path: Path) -> dict:
     """The boxes of an uploaded LabelImg XML file (parsed by ``vcfnet.io.read_voc``)."""
     boxes = parse_boxes_xml(path, "annotation")
+    if not boxes:
+        from vcfnet.service.errors import APIError
+        raise APIError(422, "annotation: the LabelImg file has no <object> boxes")
     return {"boxes": [{"box": list(b.box), "annotation": b.annotation} for b in boxes]}
