@@ -52,8 +52,9 @@ def tiny_study(tmp_path) -> Path:
 
 @pytest.fixture
 def fast_config():
-    """The study's protocol shrunk to seconds: no download, tiny input, fp32 (exactly reproducible)."""
+    """The study's protocol shrunk to seconds: no download, tiny input, fp32 (exactly reproducible);
+    one thread, because two OpenMP threads on a shared 2-core machine spin against each other."""
     from vcfnet.model.config import TrainConfig
 
     return TrainConfig(epochs=3, batch_size=4, weights=None, input_size=32, amp="fp32", device="cpu",
-                       lr=1e-3, seed=0)
+                       lr=1e-3, seed=0, num_threads=1)

@@ -58,14 +58,21 @@ def autocast(device: torch.device, amp_dtype: torch.dtype | None):
     return torch.autocast(device_type=device.type, dtype=amp_dtype)
 
 
-def as_tensor(crops: Any) -> torch.Tensor:
-    """uint8 ndarray/tensor (N, 1, S, S) or (N, S, S) -> tensor (no copy for ndarrays)."""
-    t = crops if isinstance(crops, torch.Tensor) else torch.from_numpy(np.asarray(crops))
-    if t.ndim == 3:
-        t = t.unsqueeze(1)
-    if t.ndim != 4 or t.shape[1] != 1:
-        raise ValueError(f"expected crops of shape (N, 1, S, S), got {tuple(t.shape)}")
-    return t
+def _check_crops(crops: Any) -> Any:
+    """uint8 ndarray/tensor (N, 1, S, S) or (N, S, S) -> the same kind of array, (N, 1, S, S)."""
+    if not isinstance(crops, torch.Tensor):
+        crops = np.asarray(crops)
+    if crops.ndim == 3:
+        crops = crops[:, None]
+    if crops.ndim != 4 or crops.shape[1] != 1:
+        raise ValueError(f"expected crops of shape (N, 1, S, S), got {tuple(crops.shape)}")
+    return crops
+
+
+def _batch(crops: Any, start: int, stop: int) -> torch.Tensor:
+    part = crops[start:stop]
+    # a copy per batch: cached crops are read-only memory maps, which torch must not alias
+    return part if isinstance(part, torch.Tensor) else torch.from_numpy(np.array(part))
 
 
 def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
@@ -84,14 +91,14 @@ def predict_logits(model: torch.nn.Module, crops: Any, *, batch_size: int = 256,
     param = next(model.parameters())
     if param.device.type != device.type:
         raise ValueError(f"model is on {param.device} but device={device} was asked for")
-    crops = as_tensor(crops)
+    crops = _check_crops(crops)
     size = getattr(_unwrap(model), "input_size", None)
     was_training = model.training
     model.eval()
     out = []
     try:
         for start in range(0, crops.shape[0], batch_size):
-            x = to_unit(crops[start:start + batch_size].to(device, non_blocking=True), size)
+            x = to_unit(_batch(crops, start, start + batch_size).to(device, non_blocking=True), size)
             with autocast(device, amp_dtype):
                 out.append(model(x).float().cpu())
     finally:
@@ -130,7 +137,7 @@ def evaluate(model: torch.nn.Module, crops: Any, labels: Any, *, batch_size: int
     disjoint shard and the sums are added across processes (no padded duplicates)."""
     logits = torch.from_numpy(predict_logits(model, crops, batch_size=batch_size, device=device,
                                              amp_dtype=amp_dtype))
-    y = torch.as_tensor(np.asarray(labels), dtype=torch.int64)
+    y = torch.tensor(np.asarray(labels), dtype=torch.int64)
     loss_sum = F.cross_entropy(logits.double(), y, reduction="sum") if len(y) else torch.zeros((), dtype=torch.float64)
     correct = (logits.argmax(1) == y).sum().double()
     sums = torch.stack([loss_sum.double(), correct, torch.tensor(float(len(y)), dtype=torch.float64)])

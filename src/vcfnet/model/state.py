@@ -40,7 +40,20 @@ def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict[str, Any])
             state.setdefault(int(pid), {})[key] = value
     for pid, entries in meta["scalars"].items():
         state.setdefault(int(pid), {}).update(entries)
-    return {"state": state, "param_groups": meta["param_groups"]}
+    # JSON turned tuples (Adam's betas) into lists; give the optimizer back what it saved
+    groups = [{k: (tuple(v) if isinstance(v, list) and k != "params" else v) for k, v in g.items()}
+              for g in meta["param_groups"]]
+    return {"state": state, "param_groups": groups}
+
+
+def _match_memory_format(optimizer: torch.optim.Optimizer) -> None:
+    """Give moment buffers their parameter's layout (channels_last); safetensors stored them plain,
+    and fused kernels read both with the parameter's strides."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            for key, value in optimizer.state.get(p, {}).items():
+                if isinstance(value, torch.Tensor) and value.shape == p.shape and value.stride() != p.stride():
+                    optimizer.state[p][key] = torch.empty_like(p, dtype=value.dtype).copy_(value)
 
 
 def save_state(state_dir: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
@@ -85,6 +98,7 @@ def load_state(state_dir: str | Path, model: torch.nn.Module,
         raise VcfnetError(f"{state_dir}: damaged training state ({exc})") from None
     model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
     optimizer.load_state_dict(_unflatten_optimizer(tensors, meta["optimizer"]))
+    _match_memory_format(optimizer)
     torch.set_rng_state(tensors["rng.torch"])
     if "rng.cuda" in tensors and torch.cuda.is_available():
         torch.cuda.set_rng_state(tensors["rng.cuda"])

@@ -228,13 +228,15 @@ def _environment(config: TrainConfig, device: torch.device, info: ddp.DistInfo) 
 def fit(study_dir: str | Path, out_dir: str | Path, config: TrainConfig, *, progress: bool = False) -> Path:
     """Train ``config`` on ``study_dir``; return the ``best`` checkpoint directory under ``out_dir``."""
     info = ddp.from_env()
+    threads = torch.get_num_threads()
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
-    device = ddp.init(info, resolve_device(config.device))
     try:
+        device = ddp.init(info, resolve_device(config.device))
         return _fit(Path(study_dir), Path(out_dir), config, info, device, progress)
     finally:
         ddp.shutdown(info)
+        torch.set_num_threads(threads)
 
 
 def _fit(study: Path, run: Path, config: TrainConfig, info: ddp.DistInfo, device: torch.device,

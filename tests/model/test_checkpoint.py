@@ -1,0 +1,90 @@
+"""Checkpoints: identical logits after save/load, refusals of incompatible or damaged files."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from vcfnet.errors import VcfnetError
+from vcfnet.labels import CLASSES
+from vcfnet.model.checkpoint import load_checkpoint, save_checkpoint
+from vcfnet.model.engine import predict_logits
+from vcfnet.model.network import build_model
+from vcfnet.preprocess import PREPROCESSING_VERSION
+
+
+@pytest.fixture
+def saved(tmp_path):
+    torch.manual_seed(0)
+    model = build_model(weights=None)
+    # make BatchNorm running statistics non-trivial so that buffers must round-trip too
+    model.train()
+    with torch.no_grad():
+        model(torch.rand(8, 1, 32, 32))
+    model.eval()
+    out = save_checkpoint(tmp_path / "ckpt", model, {"input_size": 32, "custom": {"a": 1}})
+    return model, out
+
+
+def test_save_load_gives_identical_logits_and_a_full_card(saved):
+    model, out = saved
+    crops = np.random.default_rng(0).integers(0, 256, (5, 1, 32, 32), dtype=np.uint8)
+    loaded, card = load_checkpoint(out)
+    assert not loaded.training
+    np.testing.assert_array_equal(predict_logits(loaded, crops), predict_logits(model, crops))
+    assert card["classes"] == list(CLASSES) and card["architecture"] == "resnet18"
+    assert card["preprocessing_version"] == PREPROCESSING_VERSION and card["input_size"] == 32
+    assert card["temperature"] is None and card["custom"] == {"a": 1}
+    assert {"vcfnet", "torch", "torchvision", "python"} <= set(card["software"])
+    assert "research" in card["intended_use"].lower() and "not a medical device" in card["intended_use"]
+    assert sorted(p.name for p in out.iterdir()) == ["model.json", "model.safetensors"]
+    # the same checkpoint is reachable through either file
+    assert load_checkpoint(out / "model.json")[1]["weights_sha256"] == card["weights_sha256"]
+
+
+def test_weights_file_is_not_a_pickle(saved):
+    _, out = saved
+    from safetensors.torch import load_file
+    assert "backbone.conv1.weight" in load_file(str(out / "model.safetensors"))
+
+
+def test_refuses_other_preprocessing_version(saved):
+    _, out = saved
+    card = json.loads((out / "model.json").read_text())
+    card["preprocessing_version"] = "0"
+    (out / "model.json").write_text(json.dumps(card))
+    with pytest.raises(VcfnetError, match="preprocessing version 0.*makes version"):
+        load_checkpoint(out)
+
+
+def test_refuses_corrupt_weights(saved):
+    _, out = saved
+    data = (out / "model.safetensors").read_bytes()
+    (out / "model.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(VcfnetError, match="corrupt or was replaced"):
+        load_checkpoint(out)
+    # without the recorded hash, safetensors itself must still refuse the truncated file
+    card = json.loads((out / "model.json").read_text())
+    del card["weights_sha256"]
+    (out / "model.json").write_text(json.dumps(card))
+    with pytest.raises(VcfnetError, match="not a valid safetensors file"):
+        load_checkpoint(out)
+
+
+def test_refuses_missing_or_broken_card(tmp_path, saved):
+    with pytest.raises(VcfnetError, match="not a checkpoint"):
+        load_checkpoint(tmp_path / "empty")
+    _, out = saved
+    (out / "model.json").write_text("{not json")
+    with pytest.raises(VcfnetError, match="not a valid model card"):
+        load_checkpoint(out)
+
+
+def test_refuses_weights_of_another_architecture(saved):
+    _, out = saved
+    card = json.loads((out / "model.json").read_text())
+    card["architecture"] = "resnet34"
+    del card["weights_sha256"]
+    (out / "model.json").write_text(json.dumps(card))
+    with pytest.raises(VcfnetError, match="do not fit a resnet34"):
+        load_checkpoint(out)
