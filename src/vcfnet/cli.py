@@ -18,9 +18,11 @@ COMMAND_MODULES: tuple[str, ...] = (
     "synth",
     "ingest",
     "study",
+    "train",
     "serve",
     "evaluate",
     "report",
+    "bench",
 )
 
 app = typer.Typer(

@@ -1,0 +1,91 @@
+"""``vcfnet bench train``: the project's training loop against the study's seed loop, same crops, same run."""
+from __future__ import annotations
+
+import datetime as _dt
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+bench_app = typer.Typer(help="Throughput benchmarks (results appended to docs/BENCHMARKS.md).",
+                        no_args_is_help=True)
+_REPO = Path(__file__).resolve().parents[3]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("train")
+def bench_train(
+    crops: Path = typer.Option(_REPO.parent / "shared" / "data" / "vcfnet-samples" / "train",
+                               help="Folder of real crops in Acute/Chronic/Pathologic sub-folders."),
+    images: int = typer.Option(256, help="Replicate the crops to this many images."),
+    epochs: int = typer.Option(3, help="Epochs per loop; the first is warm-up, the median of the rest counts."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    seed_script: Path = typer.Option(_REPO.parent / "shared" / "bench" / "seed_pipeline.py",
+                                     "--seed-script", help="The study's loop to compare against."),
+    skip_seed: bool = typer.Option(False, "--skip-seed", help="Time only the project's loop."),
+    doc: Optional[Path] = typer.Option(_REPO / "docs" / "BENCHMARKS.md", help="Markdown file to append "
+                                       "the results to; give an empty string to skip."),
+) -> None:
+    """Train ResNet-18 from scratch for a few epochs in both loops and print images/s and the ratio."""
+    from rich.console import Console
+
+    from vcfnet.model import bench
+
+    console = Console(stderr=True)
+    dev = "cuda" if device == "auto" and _cuda() else ("cpu" if device == "auto" else device)
+    load_before = bench.machine()["load_avg"]
+    with tempfile.TemporaryDirectory(prefix="vcfnet-bench-") as tmp:
+        x, y = bench.replicate(bench.list_images(crops), images, Path(tmp) / "train", 224)
+        seed = None
+        if not skip_seed:
+            console.print(f"seed loop: {images} images, {epochs} epochs on {dev} ...")
+            seed = bench.run_seed(seed_script, Path(tmp) / "train", epochs=epochs, device=dev)
+        console.print(f"project loop: {images} images, {epochs} epochs on {dev} ...")
+        project = bench.run_project(x, y, epochs=epochs, device=dev)
+        infer = bench.run_inference(project.pop("model"), x, device=dev)
+    info = bench.machine()
+    lines = _report(seed, project, infer, info, load_before, epochs, dev)
+    console.print("\n".join(lines))
+    if doc and str(doc):
+        _append(doc, lines)
+        console.print(f"appended to {doc}")
+
+
+def _cuda() -> bool:
+    import torch
+    return torch.cuda.is_available()
+
+
+def _report(seed, project, infer, info, load_before, epochs, dev) -> list[str]:
+    stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    hw = info["gpu"] or f"{info['cpu']}, {info['cores']} cores"
+    load = f"{load_before[0]:.2f} before, {info['load_avg'][0]:.2f} after (1-min load average)"
+    lines = [f"### Training throughput, {stamp}", "",
+             f"`vcfnet bench train --epochs {epochs} --device {dev}` on {hw}; torch {info['torch']}, "
+             f"{info['threads']} threads; load {load}; {project['images']} images (the 15 real crops "
+             f"replicated), ResNet-18 from scratch, batch 128, 224 px.", "",
+             "| loop | train images/s | epoch seconds |", "|---|---|---|"]
+    if seed:
+        lines.append(f"| seed (`shared/bench/seed_pipeline.py`, PIL per image, fp32) | "
+                     f"{seed['train_img_per_s']:.1f} | {_secs(seed['train_epoch_s'])} |")
+    lines.append(f"| project (`train_one_epoch`, batched on-device augmentation, {project['amp']}, "
+                 f"channels_last) | {project['train_img_per_s']:.1f} | {_secs(project['train_epoch_s'])} |")
+    if seed:
+        lines += ["", f"**Ratio project / seed: {project['train_img_per_s'] / seed['train_img_per_s']:.2f}x**"]
+    lines += ["", f"Inference (`predict_proba`, batch 256, {infer['amp']}): {infer['img_per_s']:.1f} images/s.", ""]
+    return lines
+
+
+def _secs(values) -> str:
+    return ", ".join(f"{v:.1f}" for v in values)
+
+
+def _append(doc: Path, lines: list[str]) -> None:
+    from vcfnet.fileio import write_text
+
+    old = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n"
+    write_text(doc, old.rstrip("\n") + "\n\n" + "\n".join(lines))
