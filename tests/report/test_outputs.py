@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from vcfnet.labels import CLASSES
-from vcfnet.report.simulate import simulate_predictions
+from vcfnet.report.simulate import simulate_predictions, simulate_study_table
 
 SMALL_DESIGN = (("train", "site1", "development", 5, 2.0), ("test", "site1", "development", 20, 2.0),
                 ("external", "site2", "external", 15, 1.5), ("prospective", "site1", "prospective", 10, 2.0))
@@ -100,6 +100,7 @@ def test_report_with_study_and_checkpoint_shows_table1_synthetic_banner_and_card
     (tmp_path / "ckpt" / "model.json").write_text(json.dumps(card))
     html = render_report(eval_dir, checkpoint=tmp_path / "ckpt", synthetic=True)
     assert "Synthetic data." in html and "sha256:abc123" in html and "T = 1.7" in html
+    assert "does not record where it was fitted" in html
     assert "Research only &lt;b&gt;test&lt;/b&gt;" in html  # card text is escaped
     assert "epoch" not in html  # training history is left to the checkpoint
     assert "Table 1 is not available" in html
@@ -112,9 +113,8 @@ def test_table1_comes_from_the_study_summary(tmp_path):
     from vcfnet.study.summary import study_summary
 
     preds = simulate_predictions(SMALL_DESIGN, seed=1)
-    study = preds[["roi_id", "patient_id", "site", "label", "split", "collaboration"]].copy()
-    study["cohort"] = preds["cohort"]
-    study["age"], study["sex"], study["exam_date"] = 70.0, "F", ""
+    study = simulate_study_table(preds, seed=1)
+    study["age"] = 70.0
     with warnings.catch_warnings():
         warnings.simplefilter("default")
         result = evaluate_predictions(preds, study_table=study)

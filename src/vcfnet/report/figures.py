@@ -118,7 +118,8 @@ def reliability_figure(c: dict):
     fig, (ax, axh) = plt.subplots(2, 1, figsize=(FIG_SIZE[0], FIG_SIZE[1] + 0.4), layout="constrained",
                                   sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     rel = c["calibration"]["reliability"]
-    ax.plot([0, 1], [0, 1], color="#777777", linestyle=":", linewidth=1, label="perfect calibration")
+    # no legend (it would cover points wherever it sat); the caption explains the line and the bars
+    ax.plot([0, 1], [0, 1], color="#777777", linestyle=":", linewidth=1)
     pts = [(x, y, lo, hi) for x, y, lo, hi, n in zip(rel["confidence"], rel["accuracy"], rel["ci_low"],
                                                        rel["ci_high"], rel["count"]) if n and not _missing(y)]
     if pts:
@@ -127,7 +128,6 @@ def reliability_figure(c: dict):
         ax.errorbar(xs, ys, yerr=yerr, color=OKABE_ITO["blue"], marker="o", linestyle="-", capsize=3,
                     label=f"observed [{_ci_pct(c)} CI]")
     ax.set(xlim=(0, 1), ylim=(0, 1.02), ylabel="Observed accuracy")
-    ax.legend(loc="upper left")
     ax.grid(alpha=0.3)
     cal = c["calibration"]
     ax.set_title(f"{c['name']}: calibration\n{cohort_subtitle(c)}\nBrier {_num(cal.get('brier'))}, "

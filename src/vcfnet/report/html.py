@@ -108,7 +108,7 @@ def _table1(eval_dir: Path, study_dir) -> tuple[dict | None, str, str]:
     elif (eval_dir / "table1.csv").is_file():
         summary = pd.read_csv(eval_dir / "table1.csv", keep_default_na=False, na_values=[""])
         summary["first_exam"] = summary.get("first_exam", "")
-        source = "from the evaluation folder"
+        source = "as saved by `vcfnet evaluate --study`"
     else:
         return None, "", ("no study directory was given (--study) and the evaluation folder has no "
                           "table1.csv.")
@@ -127,7 +127,7 @@ def _table2_row(c: dict[str, Any]) -> dict[str, Any]:
 
 def _calibration_row(c: dict[str, Any]) -> dict[str, Any]:
     cal = c["calibration"]
-    return {"name": c["name"], "n": c["n_vertebrae"],
+    return {"name": c["name"], "n": c["n_vertebrae"], "patients": c["n_patients"],
             "brier": "not estimable" if cal.get("brier") is None else f"{cal['brier']:.3f}",
             "ece": "not estimable" if cal.get("ece") is None else f"{cal['ece']:.3f}"}
 
@@ -162,7 +162,8 @@ def _cohort_figures(eval_dir: Path, c: dict[str, Any]) -> dict[str, Any]:
          "Confusion matrix, rows = true class; share of the row and count."),
         ("reliability", f"Reliability diagram for {c['name']} ({n}): Brier score "
                         f"{_maybe(cal.get('brier'))}, expected calibration error {_maybe(cal.get('ece'))}.",
-         "Calibration: observed accuracy per confidence bin with Wilson intervals; bars = vertebrae per bin."),
+         "Calibration: share correct per bin of the predicted class's probability, with Wilson "
+         "intervals; dotted line = perfect calibration; bars = vertebrae per bin."),
     ]
     figs = [_figure(eval_dir, f"{kind}_{c['key']}", alt, caption=cap) for kind, alt, cap in specs]
     return {"key": c["key"], "name": c["name"], "n_patients": c["n_patients"],

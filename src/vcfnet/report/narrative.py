@@ -86,14 +86,15 @@ def limitations(m: dict[str, Any], *, synthetic: bool | None) -> list[str]:
     elif synthetic is None:
         out.append("The study directory was not given (--study), so this report cannot say whether the "
                    "data are real or synthetic.")
+    small = []
     for c in m["cohorts"]:
-        small = [cls for cls in CLASSES if 0 < c["class_counts"][cls] < SMALL_CLASS]
-        if c["n_vertebrae"] < SMALL_COHORT or small:
-            counts = ", ".join(f"{c['class_counts'][s]} {s}" for s in small)
-            detail = f"; only {counts}" if small else ""
-            out.append(f"{c['name']} rests on {n_text(c)}{detail}: its intervals are wide and its "
-                       f"per-class estimates are imprecise.")
-        out.extend(c.get("not_estimable", []))
+        few = [f"{c['class_counts'][k]} {k}" for k in CLASSES if 0 < c["class_counts"][k] < SMALL_CLASS]
+        if c["n_vertebrae"] < SMALL_COHORT or few:
+            small.append(f"{c['name']} ({n_text(c)}{'; only ' + ', '.join(few) if few else ''})")
+    if small:
+        out.append(f"Small cohorts (under {SMALL_COHORT} vertebrae, or under {SMALL_CLASS} of a class): "
+                   + "; ".join(small) + ". Their intervals are wide and their per-class estimates imprecise.")
+    out.extend(n for c in m["cohorts"] for n in c.get("not_estimable", []))
     if m["settings"].get("cluster_bootstrap"):
         out.append("AUC intervals resample whole patients; accuracy, sensitivity and specificity "
                    "intervals (Wilson) still treat vertebrae as independent and may be too narrow.")
@@ -133,7 +134,7 @@ def methods(m: dict[str, Any]) -> list[str]:
 
 
 CARD_ORDER = ("intended_use", "architecture", "classes", "input_size", "channels", "normalisation",
-              "preprocessing_version", "temperature", "data", "config", "best", "metrics", "software",
+              "preprocessing_version", "temperature", "calibration", "data", "config", "best", "metrics", "software",
               "created", "weights_sha256")
 CARD_SKIP = ("history",)  # per-epoch curves: long, and in the checkpoint for whoever needs them
 
@@ -151,7 +152,7 @@ def _value_html(v: Any, depth: int = 0) -> Markup:
             return Markup("—")
         if depth >= 2:
             return escape(json.dumps(v, default=str))
-        rows = "".join(Markup("<tr><th scope='row'>{}</th><td>{}</td></tr>").format(k, _value_html(x, depth + 1))
+        rows = Markup("").join(Markup("<tr><th scope='row'>{}</th><td>{}</td></tr>").format(k, _value_html(x, depth + 1))
                        for k, x in v.items())
         return Markup("<table>{}</table>").format(rows)
     if isinstance(v, (list, tuple)):
@@ -172,5 +173,11 @@ def temperature_text(card: dict[str, Any] | None) -> str:
     if t is None:
         return ("No temperature scaling is stored in the model card: the probabilities are the network's "
                 "softmax outputs. `calibrate_checkpoint` fits a temperature on the validation split only.")
-    return (f"The model card stores a temperature T = {t:.3g}, fitted on the validation split only (never "
-            f"on a test cohort); the predictor divides the logits by T before the softmax.")
+    cal = card.get("calibration") or {}
+    if cal.get("split"):
+        where = (f"fitted on the {cal['split']} split ({cal.get('n_patients', '?')} patients, "
+                 f"{cal.get('n_vertebrae', '?')} vertebrae), never on a test cohort")
+    else:
+        where = "but the card does not record where it was fitted"
+    return (f"The model card stores a temperature T = {t:.3g}, {where}; the predictor divides the "
+            f"logits by T before the softmax.")

@@ -5,7 +5,13 @@
 
 Needs Playwright (a test dependency) and a Chromium binary (``/usr/bin/chromium`` by default).
 Network access is blocked while the page loads, so a screenshot also proves the page is
-self-contained. ``python -m vcfnet.report.screenshot REPORT.html OUT.png`` runs it from a shell.
+self-contained. From a shell::
+
+    python -m vcfnet.report.screenshot REPORT.html docs/report-overview.png \
+        docs/report-table2.png '#table2' docs/report-cohort.png 'section.cohort'
+
+``python -m vcfnet.report.screenshot --docs`` redraws the ``docs/report-*.png`` shots from a report
+of simulated predictions (``vcfnet.report.simulate.simulated_report``).
 """
 from __future__ import annotations
 
@@ -70,8 +76,20 @@ def screenshot_report(html_path: str | Path, out_png: str | Path, *,
     return written
 
 
+DOC_DETAILS = {"docs/report-table2.png": "#table2", "docs/report-cohort.png": "section.cohort",
+               "docs/report-comparison.png": "#comparison"}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--docs"]:
+        import tempfile
+
+        from vcfnet.report.simulate import simulated_report
+        with tempfile.TemporaryDirectory() as tmp:
+            html = simulated_report(Path(tmp) / "eval")
+            args = [str(html), "docs/report-overview.png"] + [x for kv in DOC_DETAILS.items() for x in kv]
+            return main(args)
     if len(args) < 2 or len(args) % 2:
         print("usage: python -m vcfnet.report.screenshot REPORT.html OUT.png [DETAIL.png SELECTOR ...]",
               file=sys.stderr)

@@ -61,3 +61,35 @@ def _simulate_part(rng, split, site, cohort, n_patients, signal, class_weights) 
                          **{f"p_{c}": float(proba[k]) for k, c in enumerate(CLASSES)},
                          "predicted": CLASSES[int(proba.argmax())], "split": split})
     return pd.DataFrame(rows)
+
+
+def simulate_study_table(predictions: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
+    """Study-table columns that Table 1 needs (age, sex per patient), for simulated predictions."""
+    rng = np.random.default_rng(seed)
+    patients = predictions["patient_id"].unique()
+    age = dict(zip(patients, np.round(rng.normal(72, 9, size=len(patients)), 0)))
+    sex = dict(zip(patients, rng.choice(["F", "M"], p=[0.7, 0.3], size=len(patients))))
+    study = predictions[["roi_id", "patient_id", "site", "cohort", "label", "split", "collaboration"]].copy()
+    study["age"] = study["patient_id"].map(age)
+    study["sex"] = study["patient_id"].map(sex)
+    study["exam_date"] = ""
+    return study
+
+
+def simulated_report(out_dir, *, checkpoint=None, seed: int = 0):
+    """Evaluate :func:`simulate_predictions` into ``out_dir`` and write ``out_dir/report.html``.
+
+    For looking at the report's layout (``docs/report-*.png``) without a trained model; the page
+    says that its predictions table is simulated.
+    """
+    from pathlib import Path
+
+    from vcfnet.report.evaluate import evaluate_predictions
+    from vcfnet.report.html import write_report
+    from vcfnet.report.outputs import write_evaluation
+
+    predictions = simulate_predictions(seed=seed)
+    result = evaluate_predictions(predictions, study_table=simulate_study_table(predictions, seed=seed))
+    result.source["predictions"] = "simulated predictions (vcfnet.report.simulate), not a model's output"
+    write_evaluation(result, out_dir)
+    return write_report(out_dir, Path(out_dir) / "report.html", checkpoint=checkpoint)
