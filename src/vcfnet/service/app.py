@@ -69,11 +69,13 @@ def _load_predictor(settings: Settings):
 
 
 def _warm_up(predictor) -> None:
-    """One tiny prediction at start-up, so the first user does not pay for lazy initialisation."""
+    """One tiny prediction (with Grad-CAM) at start-up, so the first user does not pay for lazy set-up."""
     import numpy as np
 
     size = int(predictor.card.get("input_size", 64))
-    predictor.predict(np.zeros((size, size), dtype=np.float32), [(0, 0, size, size)])
+    image = np.linspace(0.0, 1.0, size * size, dtype=np.float32).reshape(size, size)
+    [answer] = predictor.predict(image, [(0, 0, size, size)], gradcam=True)
+    answer.overlay()
 
 
 def create_app(settings: Settings, *, predictor: Any = None) -> FastAPI:

@@ -35,16 +35,30 @@ async def index(request: Request):
 @router.get("/model", response_class=HTMLResponse)
 async def model_page(request: Request):
     card = request.app.state.vcf.predictor.card
-    return _page(request, "model.html", card=card, sections=card_sections(card))
+    sections, details = card_sections(card)
+    return _page(request, "model.html", card=card, sections=sections, details=details)
 
 
-def card_sections(card: dict) -> list[tuple[str, object]]:
-    """The card's fields in reading order: use and limits, data, metrics, then the technical rest."""
-    first = ("intended_use", "limitations", "training_data", "data", "metrics", "metrics_by_cohort",
-             "validation_metrics", "test_metrics")
-    skip = {"classes", "software", "weights_sha256"}
-    ordered = [k for k in first if k in card] + [k for k in card if k not in first and k not in skip]
-    return [(k, card[k]) for k in ordered] + [(k, card[k]) for k in ("software", "weights_sha256") if k in card]
+_TITLES = {"training_data": "Training data", "data": "Training data", "metrics_by_cohort": "Metrics per cohort",
+           "evaluation": "Evaluation per cohort", "metrics": "Metrics", "test_metrics": "Test metrics",
+           "validation": "Validation (model selection)", "validation_metrics": "Validation metrics",
+           "training_config": "Training configuration", "training": "Training run"}
+_NOT_SHOWN = {"intended_use", "limitations", "classes"}
+
+
+def card_sections(card: dict) -> tuple[list[tuple[str, object]], dict]:
+    """Structured sections (data and metrics first, in reading order) and a table of the plain fields."""
+    keys = [k for k in _TITLES if k in card] + [k for k in card if k not in _TITLES]
+    sections, details = [], {}
+    for key in keys:
+        if key in _NOT_SHOWN:
+            continue
+        value = card[key]
+        if isinstance(value, (dict, list)) and value:
+            sections.append((_TITLES.get(key, key.replace("_", " ").capitalize()), value))
+        else:
+            details[key] = value
+    return sections, details
 
 
 @router.get("/healthz")
