@@ -74,3 +74,28 @@ def test_no_validation_split_is_a_clear_error(tmp_path, study_and_checkpoint):
     with pytest.raises(VcfnetError, match="no 'val' vertebrae"):
         calibrate_checkpoint(ckpt, study)
     assert (ckpt / "model.json").read_bytes() == before
+
+
+def test_predictor_output_flows_through_evaluate_and_report(study_and_checkpoint, tmp_path):
+    """The real chain: calibrated checkpoint -> Predictor -> `vcfnet evaluate --study` -> `vcfnet report`."""
+    from vcfnet.cli import main
+    from vcfnet.predict import Predictor
+    from vcfnet.report.calibrate import calibrate_checkpoint
+
+    study, ckpt = study_and_checkpoint
+    t = calibrate_checkpoint(ckpt, study)
+    preds = Predictor(ckpt).predict_study(study)
+    preds.to_csv(tmp_path / "predictions.csv", index=False)
+    assert main(["evaluate", str(tmp_path / "predictions.csv"), "--study", str(study), "--out",
+                 str(tmp_path / "eval"), "--no-figures"]) == 0
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    (test,) = metrics["cohorts"]  # the tiny study has only train / val / test
+    assert (test["key"], test["n_vertebrae"]) == ("test", 3)
+    correct = int((preds.loc[preds["split"] == "test", "predicted"] ==
+                   preds.loc[preds["split"] == "test", "label"]).sum())
+    assert test["accuracy"]["k"] == correct
+    assert main(["report", str(tmp_path / "eval"), "--study", str(study), "--checkpoint", str(ckpt),
+                 "--out", str(tmp_path / "report.html")]) == 0
+    html = (tmp_path / "report.html").read_text()
+    assert f"T = {t:.3g}, fitted on the val split (9 patients, 9 vertebrae)" in html
+    assert "development:test" in html and "sha256:x" in html
