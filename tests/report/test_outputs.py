@@ -167,3 +167,16 @@ def test_report_renders_in_chromium(report_html, tmp_path):
     assert overflow <= 0  # nothing wider than a laptop screen
     assert "Performance by cohort (Table 2)" in headings
     assert (tmp_path / "shot.png").stat().st_size > 50_000
+
+
+def test_synthetic_study_detected_from_the_generators_manifest(tmp_path):
+    from vcfnet.report.html import study_is_synthetic
+
+    source = tmp_path / "synth" / "site1-development"
+    source.mkdir(parents=True)
+    (tmp_path / "study").mkdir()
+    (tmp_path / "study" / "sources.json").write_text(json.dumps({"a": {"path": str(source), "kind": "voc"}}))
+    assert not study_is_synthetic(tmp_path / "study")
+    (tmp_path / "synth" / "manifest.json").write_text(json.dumps({"generator": "vcfnet 0.1.0 synth"}))
+    assert study_is_synthetic(tmp_path / "study")
+    assert not study_is_synthetic(tmp_path / "nowhere")

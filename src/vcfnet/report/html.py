@@ -81,13 +81,35 @@ def write_report(eval_dir: str | Path, out: str | Path | None = None, *, study_d
 
 
 def study_is_synthetic(study_dir: str | Path) -> bool:
-    """True when the study's ``sources.json`` says its sources came from the synthetic generator."""
+    """True when a source of the study was written by ``vcfnet synth``: its folder (or a parent)
+    holds the generator's ``manifest.json``, or ``sources.json`` itself says "synthetic"."""
+    import json
+
     from vcfnet.study.layout import StudyLayout
 
     path = StudyLayout(study_dir).sources
     if not path.is_file():
         return False
-    return "synthetic" in path.read_text(encoding="utf-8", errors="replace").lower()
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        sources = json.loads(text)
+    except ValueError:
+        sources = {}
+    entries = sources.values() if isinstance(sources, dict) else sources
+    for entry in entries:
+        folder = Path(str(entry.get("path", ""))) if isinstance(entry, dict) else None
+        if folder and any(_synth_manifest(d / "manifest.json") for d in (folder, *list(folder.parents)[:2])):
+            return True
+    return "synthetic" in text.lower()
+
+
+def _synth_manifest(path: Path) -> bool:
+    import json
+
+    try:
+        return "synth" in str(json.loads(path.read_text(encoding="utf-8")).get("generator", ""))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _read_card(checkpoint: str | Path) -> dict[str, Any]:
