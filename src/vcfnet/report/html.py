@@ -81,8 +81,8 @@ def write_report(eval_dir: str | Path, out: str | Path | None = None, *, study_d
 
 
 def study_is_synthetic(study_dir: str | Path) -> bool:
-    """True when a source of the study was written by ``vcfnet synth``: its folder (or a parent)
-    holds the generator's ``manifest.json``, or ``sources.json`` itself says "synthetic"."""
+    """True when a source of the study was written by ``vcfnet synth``: its folder (or one of two
+    parents) holds the generator's ``manifest.json``. (Folder names prove nothing.)"""
     import json
 
     from vcfnet.study.layout import StudyLayout
@@ -100,7 +100,7 @@ def study_is_synthetic(study_dir: str | Path) -> bool:
         folder = Path(str(entry.get("path", ""))) if isinstance(entry, dict) else None
         if folder and any(_synth_manifest(d / "manifest.json") for d in (folder, *list(folder.parents)[:2])):
             return True
-    return "synthetic" in text.lower()
+    return False
 
 
 def _synth_manifest(path: Path) -> bool:
