@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             args = [str(html), "docs/report-overview.png"] + [x for kv in DOC_DETAILS.items() for x in kv]
             return main(args)
     if len(args) < 2 or len(args) % 2:
-        print("usage: python -m vcfnet.report.screenshot REPORT.html OUT.png [DETAIL.png SELECTOR ...]",
+        print("usage: python -m vcfnet.report.screenshot REPORT.html OUT.png [DETAIL.png SELECTOR ...] | --docs",
               file=sys.stderr)
         return 2
     details = dict(zip(args[2::2], args[3::2]))
