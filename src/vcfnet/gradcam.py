@@ -39,14 +39,15 @@ class GradCamExplainer:
         for p in self._model.parameters():
             p.requires_grad_(False)
         self._layer = target_layer(self._model)
+        self._size = getattr(model, "input_size", None)
         self._device = device
         self._lock = threading.Lock()
 
     def __call__(self, crops: np.ndarray, targets: Sequence[int]) -> np.ndarray:
         """Heatmaps for ``crops`` (N, 1, S, S) uint8, each for its class index in ``targets``.
 
-        Returns (N, S, S) float32 in [0, 1] (each map scaled to its own maximum; all zeros when no
-        region supports the class).
+        Returns (N, s, s) float32 in [0, 1], s = the network's input size (each map scaled to its own
+        maximum; all zeros when no region supports the class).
         """
         import torch
         from pytorch_grad_cam import GradCAM
@@ -59,7 +60,8 @@ class GradCamExplainer:
         if len(targets) != len(crops):
             raise ValueError(f"{len(crops)} crops but {len(targets)} target classes")
         with self._lock, torch.inference_mode(False), torch.enable_grad():
-            x = to_unit(torch.from_numpy(np.ascontiguousarray(crops)).to(self._device))
+            # the same float input as predictions: resized to the network's input size when it differs
+            x = to_unit(torch.from_numpy(np.ascontiguousarray(crops)).to(self._device), self._size)
             x.requires_grad_(True)
             cam = GradCAM(model=self._model, target_layers=[self._layer])
             try:

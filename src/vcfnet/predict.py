@@ -51,7 +51,8 @@ class BoxPrediction:
 
     ``box`` is the box as given (the whole image when none was given); ``window`` the integer crop
     window actually cut from the radiograph (box grown by the checkpoint's margin, clipped);
-    ``heatmap`` a Grad-CAM map (S, S) float32 in [0, 1] over that window, for the predicted class.
+    ``heatmap`` a Grad-CAM map (S, S) float32 in [0, 1] over that window, for the predicted class
+    (S = the network's input size; ``overlay`` stretches it onto the window).
     """
 
     box: Box
@@ -98,8 +99,8 @@ class Predictor:
 
         model, card = load_checkpoint(checkpoint, device=device)
         self._setup(model, card, device=device, batch_size=batch_size, amp_dtype=amp_dtype)
-        log.info("loaded %s (%s, %d px crops, margin %g)", checkpoint, card.get("architecture"),
-                 self.input_size, self.margin)
+        log.info("loaded %s (%s; %d px crops, margin %g, network input %d px)", checkpoint,
+                 card.get("architecture"), self.crop_size, self.margin, self.input_size)
 
     @classmethod
     def from_model(cls, model, card: dict[str, Any], *, device: str = "cpu", batch_size: int = 64,
@@ -115,7 +116,12 @@ class Predictor:
         self.card = card
         self.classes: tuple[str, ...] = tuple(card["classes"])
         self.input_size = int(card["input_size"])
-        self.margin = float(card.get("margin", card.get("crop_margin", 0.0)) or 0.0)
+        # crops are cut as the study's cache was (crop_size, crop_margin); the engine then resizes them
+        # to the network's input_size, exactly as in training and evaluation
+        self.crop_size = int(card.get("crop_size") or self.input_size)
+        self.margin = float(card.get("crop_margin", card.get("margin", 0.0)) or 0.0)
+        if getattr(model, "input_size", None) is None:
+            model.input_size = self.input_size
         temperature = card.get("temperature")
         if temperature is not None and not (isinstance(temperature, (int, float)) and temperature > 0):
             raise VcfnetError(f"model card temperature must be a positive number or null, got {temperature!r}")
@@ -128,16 +134,22 @@ class Predictor:
 
     # ---- crops -> probabilities ---------------------------------------------------------------
     def predict_crops(self, crops: np.ndarray) -> np.ndarray:
-        """Class probabilities (N, C) for ready crops (N, 1, S, S) uint8, columns in ``classes`` order."""
+        """Class probabilities (N, C) for ready crops (N, 1, S, S) uint8, columns in ``classes`` order.
+
+        Crops are cut like the study's cache (``crop_size``); any other square size is resized to the
+        network's ``input_size`` by the engine.
+        """
         from vcfnet.model.engine import predict_proba
 
         crops = np.asarray(crops)
-        s = self.input_size
-        if crops.dtype != np.uint8 or crops.ndim != 4 or crops.shape[1:] != (1, s, s):
-            raise VcfnetError(f"crops must be (N, 1, {s}, {s}) uint8 for this checkpoint, got "
-                              f"{crops.shape} {crops.dtype}")
-        return predict_proba(self.model, crops, batch_size=self.batch_size, device=self.device,
-                             amp_dtype=self.amp_dtype, temperature=self.temperature)
+        if crops.dtype != np.uint8 or crops.ndim != 4 or crops.shape[1] != 1 or crops.shape[2] != crops.shape[3]:
+            raise VcfnetError(f"crops must be (N, 1, S, S) uint8 (S = {self.crop_size} for this checkpoint), "
+                              f"got {crops.shape} {crops.dtype}")
+        import torch
+
+        with torch.inference_mode():
+            return predict_proba(self.model, crops, batch_size=self.batch_size, device=self.device,
+                                 amp_dtype=self.amp_dtype, temperature=self.temperature)
 
     # ---- radiograph + boxes -> predictions ---------------------------------------------------
     def predict(self, image: Any, boxes: Sequence[Sequence[float]] | None = None, *,
@@ -153,7 +165,7 @@ class Predictor:
             [check_box(b, pixels.shape, source, i) for i, b in enumerate(boxes)]
         margin = 0.0 if boxes is None else self.margin
         windows = [box_with_margin(b, pixels.shape, margin) for b in given]
-        crops = np.stack([crop_roi(pixels, b, size=self.input_size, margin=margin) for b in given])[:, None]
+        crops = np.stack([crop_roi(pixels, b, size=self.crop_size, margin=margin) for b in given])[:, None]
         probs = self.predict_crops(crops)
         predicted = probs.argmax(axis=1)
         heat = self.explain(crops, predicted) if gradcam else [None] * len(given)
@@ -187,10 +199,10 @@ class Predictor:
         return predictions_table(cropset.table, probs, self.classes)
 
     def _check_cache(self, cache, study_dir) -> None:
-        if cache.size != self.input_size or not math.isclose(cache.margin, self.margin, abs_tol=1e-9):
+        if cache.size != self.crop_size or not math.isclose(cache.margin, self.margin, abs_tol=1e-9):
             raise VcfnetError(
                 f"{study_dir}: its crop cache holds {cache.size} px crops with margin {cache.margin:g}, "
-                f"but this checkpoint wants {self.input_size} px with margin {self.margin:g}; re-ingest "
+                f"but this checkpoint was trained on {self.crop_size} px with margin {self.margin:g}; re-ingest "
                 f"the study with those settings")
         if str(cache.preprocessing_version) != str(self.card["preprocessing_version"]):
             raise VcfnetError(f"{study_dir}: crop cache made with preprocessing version "

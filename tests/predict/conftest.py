@@ -35,7 +35,7 @@ def blob_crops(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def blob_card(**extra) -> dict:
-    return {"classes": list(CLASSES), "input_size": S, "margin": 0.0, "temperature": None,
+    return {"classes": list(CLASSES), "input_size": S, "crop_size": S, "crop_margin": 0.0, "temperature": None,
             "preprocessing_version": PREPROCESSING_VERSION, **extra}
 
 
@@ -58,6 +58,7 @@ def blob_model():
         train_one_epoch(model, criterion, optimizer, x, y, torch.randperm(len(x), generator=g),
                         batch_size=32, device=torch.device("cpu"), channels_last=False, generator=g)
     model.zero_grad(set_to_none=True)
+    model.input_size = S          # as fit() and load_checkpoint() set it: the engine resizes other crops
     return model.eval(), blob_card()
 
 
