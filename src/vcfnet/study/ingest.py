@@ -66,27 +66,26 @@ def ingest(source: str | Path, study_dir: str | Path, opts: IngestOptions) -> In
     source_id = "src-" + hashlib.sha256(str(source).encode()).hexdigest()[:10]
     study = load_study(layout.study_table) if layout.study_table.exists() else empty_study()
     cache = _existing_cache(layout, opts)
-    hashes = {it.rel: file_sha256(it.path) for it in found.items}
+    hashes = _file_hashes(layout, source_id, found.items)
     reuse = _reusable(study, cache, source_id, found.items, hashes, opts)
     todo = [it for it in found.items if it.rel not in reuse]
     decoded, skipped = _decode_all(todo, opts, key, source)
     skipped = found.skipped + skipped
-    rows, crops, rhashes = [], [], []
-    for item in found.items:
-        if item.rel in reuse:
-            old = reuse[item.rel]
-            rows.extend(old.to_dict("records"))
-            crops.extend(cache.get(old["roi_id"]))
-            rhashes.extend(cache.hashes[i] for i in cache.index_of(old["roi_id"]))
-        elif item.rel in decoded:
+    old = study.iloc[[i for it in found.items for i in reuse.get(it.rel, [])]]
+    old = old.assign(cohort=_cohorts(old["exam_date"], opts))
+    rows, crops = [old], [np.asarray(cache.get(old["roi_id"]))]
+    rhashes = [cache.hashes[i] for i in cache.index_of(old["roi_id"])]
+    for item in todo:
+        if item.rel in decoded:
             new_rows, new_hashes = rows_for(item, decoded[item.rel], source_id, opts, key, hashes[item.rel])
-            rows.extend(new_rows)
-            crops.extend(decoded[item.rel].crops[:, None])
+            rows.append(pd.DataFrame(new_rows))
+            crops.append(decoded[item.rel].crops[:, None])
             rhashes.extend(new_hashes)
-    if not rows:
+    rows = pd.concat(rows, ignore_index=True)
+    if rows.empty:
         raise InputError(source, "nothing could be ingested (every image was skipped)")
     _commit(layout, study, cache, source_id, rows, crops, rhashes, opts)
-    _record_source(layout, source_id, source, opts, len(found.items), len(rows))
+    _record_source(layout, source_id, source, opts, len(found.items), len(rows), found.items, hashes)
     _write_skipped(layout, source_id, skipped)
     return IngestReport(source_id, len(found.items), len(rows), len(decoded), len(reuse), skipped)
 
@@ -110,28 +109,40 @@ def _existing_cache(layout: StudyLayout, opts: IngestOptions) -> CropCache:
     return cache
 
 
-def _reusable(study, cache, source_id, items, hashes, opts) -> dict[str, pd.DataFrame]:
-    """Rows of images whose file and boxes are unchanged since the last ingest of this source."""
-    mine = study[(study["source"] == source_id) & (study["site"] == opts.site)]
-    if mine.empty:
+def _reusable(study, cache, source_id, items, hashes, opts) -> dict[str, list[int]]:
+    """Row positions of images whose file and boxes are unchanged since the last ingest of this source."""
+    mine = np.flatnonzero(((study["source"] == source_id) & (study["site"] == opts.site)).to_numpy())
+    if not len(mine):
         return {}
     known = dict(zip(cache.roi_ids, cache.hashes))
+    roi_ids, widths, heights = (study[c].to_numpy() for c in ("roi_id", "width", "height"))
+    by_image: dict[str, list[int]] = {}
+    for pos, image in zip(mine, study["image"].to_numpy()[mine]):
+        by_image.setdefault(image, []).append(int(pos))
     out = {}
     for item in items:
-        old = mine[mine["image"] == f"{source_id}/{item.rel}"]
-        if old.empty or item.yolo is not None:
-            continue
+        positions = by_image.get(f"{source_id}/{item.rel}", [])
         boxes = item.boxes or [None]
-        expected = [roi_hash(hashes[item.rel], _box_key(b, row), opts.size, opts.margin)
-                    for b, (_, row) in zip(boxes, old.iterrows())]
-        if len(old) == len(boxes) and all(known.get(r) == e for r, e in zip(old["roi_id"], expected)):
-            out[item.rel] = old
+        if not positions or item.yolo is not None or len(positions) != len(boxes):
+            continue
+        expected = [roi_hash(hashes[item.rel], _box_key(b, widths[p], heights[p]), opts.size, opts.margin)
+                    for b, p in zip(boxes, positions)]
+        if all(known.get(roi_ids[p]) == e for p, e in zip(positions, expected)):
+            out[item.rel] = positions
     return out
 
 
-def _box_key(box, row) -> tuple:
+def _cohorts(exam_dates: pd.Series, opts: IngestOptions) -> np.ndarray:
+    """The cohort of each row: the source's, with later development exams moved to prospective."""
+    cohort = np.full(len(exam_dates), opts.cohort, dtype=object)
+    if opts.prospective_after and opts.cohort == "development":
+        cohort[(exam_dates >= opts.prospective_after).to_numpy()] = "prospective"
+    return cohort
+
+
+def _box_key(box, width, height) -> tuple:
     if box is None:
-        return (0.0, 0.0, float(row["width"]), float(row["height"]))
+        return (0.0, 0.0, float(width), float(height))
     return (box.x0, box.y0, box.x1, box.y1)
 
 
@@ -160,21 +171,50 @@ def _decode_all(items: list[ImageItem], opts: IngestOptions, key: bytes, source:
 def _commit(layout, study, cache, source_id, rows, crops, rhashes, opts) -> None:
     """Replace this source's rows; write cache, then table, then splits (each atomically)."""
     keep = study[study["source"] != source_id]
-    table = pd.concat([keep, pd.DataFrame(rows)], ignore_index=True)
-    kept_crops = cache.get(keep["roi_id"]) if len(keep) else np.zeros((0, 1, opts.size, opts.size), np.uint8)
-    kept_hashes = [cache.hashes[i] for i in cache.index_of(keep["roi_id"])] if len(keep) else []
-    new = CropCache(np.concatenate([np.asarray(kept_crops), np.stack(crops)]),
-                    table["roi_id"].tolist(), kept_hashes + list(rhashes), opts.size, opts.margin)
-    validate_study(table, layout.study_table)  # fail before anything is written
+    table = validate_study(pd.concat([keep, rows], ignore_index=True), layout.study_table)  # before any write
+    kept_hashes = [cache.hashes[i] for i in cache.index_of(keep["roi_id"])]
+    hashes = kept_hashes + list(rhashes)
+    if _same(table, hashes, study, cache) and opts.split is None and layout.splits.exists():
+        return  # nothing changed: leave every file as it is
+    kept_crops = np.asarray(cache.get(keep["roi_id"]))
+    new = CropCache(np.concatenate([kept_crops, *crops]), table["roi_id"].tolist(), hashes,
+                    opts.size, opts.margin)
     write_cache(layout.root, new)
     save_study(table, layout.study_table)
     write_splits(layout.root, opts.split)
 
 
-def _record_source(layout, source_id, source, opts, n_images, n_rois) -> None:
+def _file_hashes(layout: StudyLayout, source_id: str, items: list[ImageItem]) -> dict[str, str]:
+    """SHA-256 of each image; taken from the last ingest when the file's size and mtime are unchanged."""
+    known = {}
+    if layout.sources.exists():
+        known = json.loads(layout.sources.read_text()).get(source_id, {}).get("files", {})
+    out = {}
+    for it in items:
+        st = it.path.stat()
+        size, mtime, digest = known.get(it.rel, (None, None, None))
+        out[it.rel] = digest if (size, mtime) == (st.st_size, st.st_mtime_ns) else file_sha256(it.path)
+    return out
+
+
+def _same(table: pd.DataFrame, hashes: list[str], study: pd.DataFrame, cache: CropCache) -> bool:
+    """Whether the new table and crop hashes equal the old ones, in whatever row order."""
+    if len(table) != len(study) or dict(zip(table["roi_id"], hashes)) != dict(zip(cache.roi_ids, cache.hashes)):
+        return False
+    a = table.sort_values("roi_id").reset_index(drop=True)
+    b = study.sort_values("roi_id").reset_index(drop=True)
+    return a.equals(b)
+
+
+def _record_source(layout, source_id, source, opts, n_images, n_rois, items, hashes) -> None:
     sources = json.loads(layout.sources.read_text()) if layout.sources.exists() else {}
+    files = {}
+    for it in items:
+        st = it.path.stat()
+        files[it.rel] = [st.st_size, st.st_mtime_ns, hashes[it.rel]]
     sources[source_id] = {"path": str(source), "site": opts.site, "cohort": opts.cohort, "kind": opts.kind,
-                          "images": n_images, "rois": n_rois, "size": opts.size, "margin": opts.margin}
+                          "images": n_images, "rois": n_rois, "size": opts.size, "margin": opts.margin,
+                          "files": files}
     write_json(layout.sources, sources)
 
 

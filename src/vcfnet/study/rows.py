@@ -29,7 +29,7 @@ def rows_for(item: ImageItem, dec: Decoded, source_id: str, opts, key: bytes,
     else:
         boxes = [(b.label, b.level, (b.x0, b.y0, b.x1, b.y1)) for b in dec.boxes]
     if opts.prospective_after and opts.cohort == "development" and common["exam_date"] >= opts.prospective_after:
-        common["cohort"] = "prospective"
+        common["cohort"] = "prospective"   # the same rule as ingest._cohorts, for one image
     rows, hashes = [], []
     for k, (label, level, box) in enumerate(boxes):
         rows.append({**common, "roi_id": f"{opts.site}-{base}-{k}", "label": label, "level": level or "",

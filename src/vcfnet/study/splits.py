@@ -45,24 +45,29 @@ class SplitConfig:
 def holdout_groups(labels: np.ndarray, groups: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     """Boolean mask of a held-out part of about ``fraction`` of the groups, stratified by label.
 
-    Uses scikit-learn's StratifiedGroupKFold (one fold of round(1/fraction)) when there are enough
-    groups; with fewer, holds out a seeded random ceil(fraction * n_groups) groups (at least one, and
-    at least one left).
+    Each group (patient) is put in the stratum of its rarest class (so the few patients with a
+    pathological fracture are spread like the rest); within each stratum a seeded
+    ``round(fraction * n)`` of the patients is held out. At least one group is held out and at least
+    one kept whenever there are two or more.
     """
-    unique = np.unique(groups)
-    n_splits = max(2, int(round(1 / fraction)))
-    if len(unique) >= n_splits * 2:
-        from sklearn.model_selection import StratifiedGroupKFold
-        folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-        _, held = next(folds.split(np.zeros(len(labels)), labels, groups))
-        mask = np.zeros(len(labels), dtype=bool)
-        mask[held] = True
-        return mask
+    groups, labels = np.asarray(groups), np.asarray(labels)
+    unique, inverse = np.unique(groups, return_inverse=True)
     if len(unique) < 2:
-        return np.zeros(len(labels), dtype=bool)
+        return np.zeros(len(groups), dtype=bool)
+    values, counts = np.unique(labels, return_counts=True)
+    rarity = dict(zip(values, np.argsort(np.argsort(counts))))          # 0 = rarest label
+    stratum = np.full(len(unique), len(values), dtype=int)
+    np.minimum.at(stratum, inverse, np.array([rarity[v] for v in labels]))
     rng = np.random.default_rng(seed)
-    k = min(len(unique) - 1, max(1, int(np.ceil(fraction * len(unique)))))
-    return np.isin(groups, rng.permutation(unique)[:k])
+    held = np.zeros(len(unique), dtype=bool)
+    for s in np.unique(stratum):
+        members = rng.permutation(np.flatnonzero(stratum == s))
+        held[members[:int(round(fraction * len(members)))]] = True
+    if not held.any():
+        held[rng.integers(len(unique))] = True
+    if held.all():
+        held[rng.choice(np.flatnonzero(held))] = False
+    return held[inverse]
 
 
 def assign_splits(table: pd.DataFrame, config: SplitConfig) -> pd.DataFrame:
