@@ -134,3 +134,25 @@ def test_pages_and_openapi(client):
 def test_unknown_route_is_json_error(client):
     r = client.get("/api/v1/nothing")
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+
+
+def test_bfloat16_service_loads_the_checkpoint_itself_and_agrees(checkpoint, tmp_path, media):
+    import torch
+    from fastapi.testclient import TestClient
+
+    from vcfnet.service.app import create_app
+    from vcfnet.service.settings import Settings
+
+    threads = torch.get_num_threads()
+    try:
+        app = create_app(Settings(checkpoint=checkpoint, precision="bfloat16", torch_threads=1, upload_dir=tmp_path))
+        assert torch.get_num_threads() == 1
+        assert app.state.vcf.predictor.amp_dtype == torch.bfloat16
+        files, data = media.files(media.png())
+        fast = TestClient(app).post("/api/v1/predict", files=files, data=data).json()["image"]["boxes"][0]
+        from vcfnet.predict import Predictor
+        want = Predictor(checkpoint).predict(media.phantom().astype(np.float32) / 255.0, [[80, 100, 170, 180]])[0]
+        assert fast["probabilities"] == pytest.approx(want.probabilities, abs=0.03)
+        assert app.state.vcf.predictor.model.backbone.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    finally:
+        torch.set_num_threads(threads)

@@ -142,3 +142,9 @@ def test_settings_refuse_open_service_off_loopback():
     assert load_settings(env={}, host="0.0.0.0", tokens_file="t.json").host == "0.0.0.0"
     with pytest.raises(VcfnetError, match="cors_origins"):
         load_settings(env={"VCFNET_CORS_ORIGINS": "*"})
+
+
+def test_settings_refuse_unknown_precision():
+    with pytest.raises(VcfnetError, match="precision"):
+        load_settings(env={"VCFNET_PRECISION": "float8"})
+    assert load_settings(env={"VCFNET_PRECISION": "bfloat16", "VCFNET_TORCH_THREADS": "1"}).torch_threads == 1

@@ -59,12 +59,16 @@ def _load_predictor(settings: Settings):
 
     if settings.checkpoint is None:
         raise VcfnetError("settings: no checkpoint given (set checkpoint, VCFNET_CHECKPOINT or --checkpoint)")
-    if settings.workers > 1:
-        import torch
-        # several worker processes share the cores: one pool of intra-op threads each, not one per core each
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // settings.workers))
-    predictor = Predictor(settings.checkpoint, device=settings.device)
+    import torch
+
+    # Worker processes share the cores: more intra-op threads than cores makes OpenMP spin and stall.
+    torch.set_num_threads(settings.torch_threads or max(1, (os.cpu_count() or 1) // settings.workers))
+    amp = torch.bfloat16 if settings.precision == "bfloat16" else None
+    predictor = Predictor(settings.checkpoint, device=settings.device, amp_dtype=amp)
+    if amp is not None:     # VCFNet.forward follows its stem's memory format; bf16 kernels want channels_last
+        predictor.model.to(memory_format=torch.channels_last)
     _warm_up(predictor)
+    log.info("inference: %s, %d torch thread(s) per worker", settings.precision, torch.get_num_threads())
     return predictor
 
 

@@ -30,6 +30,8 @@ class Settings:
     port: int = 8000
     workers: int = 1
     device: str = "cpu"
+    precision: str = "float32"               # float32 (as evaluated) or bfloat16 (faster on AMX/AVX512-BF16 CPUs, GPUs)
+    torch_threads: int = 0                   # intra-op threads per worker; 0 = cores // workers
     max_upload_mb: float = 50.0
     max_image_megapixels: float = 50.0
     max_boxes: int = 32
@@ -66,6 +68,10 @@ class Settings:
         for name in ("max_upload_mb", "max_image_megapixels", "request_timeout_s"):
             if not getattr(self, name) > 0:
                 raise VcfnetError(f"settings: {name} must be positive, got {getattr(self, name)}")
+        if self.precision not in ("float32", "bfloat16"):
+            raise VcfnetError(f"settings: precision must be float32 or bfloat16, got '{self.precision}'")
+        if self.torch_threads < 0:
+            raise VcfnetError(f"settings: torch_threads must be >= 0 (0 = cores // workers), got {self.torch_threads}")
         if self.rate_limit < 0:
             raise VcfnetError(f"settings: rate_limit must be >= 0 (0 = off), got {self.rate_limit}")
         if "*" in self.cors_origins:
