@@ -1,0 +1,44 @@
+"""``vcfnet serve`` wiring: default checkpoint, clear errors, token commands."""
+from __future__ import annotations
+
+import shutil
+
+from vcfnet.cli import main
+from vcfnet.service.security import TokenStore
+
+
+def test_serve_without_checkpoint_or_demo_says_what_to_do(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err
+    assert "vcfnet demo" in err and "--checkpoint" in err and "Traceback" not in err
+
+
+def test_serve_defaults_to_the_demo_checkpoint(tmp_path, monkeypatch, checkpoint, caplog):
+    from vcfnet.commands.serve import _default_checkpoint
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(checkpoint, tmp_path / "vcfnet-demo" / "run" / "best")
+    caplog.set_level("INFO")
+    assert (tmp_path / _default_checkpoint() / "model.json").is_file()
+    assert "demo's checkpoint" in caplog.text
+
+
+def test_serve_refuses_open_service_on_public_address(tmp_path, capsys, checkpoint):
+    assert main(["serve", "--checkpoint", str(checkpoint), "--host", "0.0.0.0"]) == 2
+    assert "without authentication" in capsys.readouterr().err
+
+
+def test_token_commands(tmp_path, capsys):
+    tokens = tmp_path / "tokens.json"
+    assert main(["serve", "token", "create", "site-2", "--tokens-file", str(tokens)]) == 0
+    token = capsys.readouterr().out.strip()
+    assert token.startswith("vcfnet_") and token not in tokens.read_text()
+    assert TokenStore(tokens).verify(token) == "site-2"
+    assert main(["serve", "token", "list", "--tokens-file", str(tokens)]) == 0
+    assert capsys.readouterr().out.split() == ["site-2"]
+    assert main(["serve", "token", "revoke", "site-2", "--tokens-file", str(tokens)]) == 0
+    assert TokenStore(tokens).verify(token) is None
+    assert main(["serve", "token", "revoke", "nobody", "--tokens-file", str(tokens)]) == 2
+    assert main(["serve", "token", "create", "x"]) == 2
+    assert "tokens file" in capsys.readouterr().err
