@@ -26,6 +26,8 @@ def bench_train(
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     seed_script: Path = typer.Option(_REPO.parent / "shared" / "bench" / "seed_pipeline.py",
                                      "--seed-script", help="The study's loop to compare against."),
+    threads: Optional[int] = typer.Option(None, help="CPU threads for both loops (OMP_NUM_THREADS for the "
+                                          "seed process); default: torch's."),
     skip_seed: bool = typer.Option(False, "--skip-seed", help="Time only the project's loop."),
     doc: Optional[Path] = typer.Option(_REPO / "docs" / "BENCHMARKS.md", help="Markdown file to append "
                                        "the results to; give an empty string to skip."),
@@ -36,6 +38,12 @@ def bench_train(
     from vcfnet.model import bench
 
     console = Console(stderr=True)
+    if threads:
+        import os
+
+        import torch
+        torch.set_num_threads(threads)
+        os.environ["OMP_NUM_THREADS"] = str(threads)     # inherited by the seed process
     dev = "cuda" if device == "auto" and _cuda() else ("cpu" if device == "auto" else device)
     load_before = bench.machine()["load_avg"]
     with tempfile.TemporaryDirectory(prefix="vcfnet-bench-") as tmp:
@@ -48,7 +56,9 @@ def bench_train(
         project = bench.run_project(x, y, epochs=epochs, device=dev)
         infer = bench.run_inference(project.pop("model"), x, device=dev)
     info = bench.machine()
-    lines = _report(seed, project, infer, info, load_before, epochs, dev)
+    command = f"vcfnet bench train --images {images} --epochs {epochs} --device {dev}" + (
+        f" --threads {threads}" if threads else "")
+    lines = _report(seed, project, infer, info, load_before, command)
     console.print("\n".join(lines))
     if doc and str(doc):
         _append(doc, lines)
@@ -60,12 +70,12 @@ def _cuda() -> bool:
     return torch.cuda.is_available()
 
 
-def _report(seed, project, infer, info, load_before, epochs, dev) -> list[str]:
+def _report(seed, project, infer, info, load_before, command: str) -> list[str]:
     stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     hw = info["gpu"] or f"{info['cpu']}, {info['cores']} cores"
     load = f"{load_before[0]:.2f} before, {info['load_avg'][0]:.2f} after (1-min load average)"
     lines = [f"### Training throughput, {stamp}", "",
-             f"`vcfnet bench train --epochs {epochs} --device {dev}` on {hw}; torch {info['torch']}, "
+             f"`{command}` on {hw}; torch {info['torch']}, "
              f"{info['threads']} threads; load {load}; {project['images']} images (the 15 real crops "
              f"replicated), ResNet-18 from scratch, batch 128, 224 px.", "",
              "| loop | train images/s | epoch seconds |", "|---|---|---|"]
@@ -84,8 +94,15 @@ def _secs(values) -> str:
     return ", ".join(f"{v:.1f}" for v in values)
 
 
-def _append(doc: Path, lines: list[str]) -> None:
+def _append(doc: Path, lines: list[str], heading: str = "## Training") -> None:
+    """Add the dated section at the end of the file's training section (other sections stay put)."""
     from vcfnet.fileio import write_text
 
-    old = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n"
-    write_text(doc, old.rstrip("\n") + "\n\n" + "\n".join(lines))
+    text = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n"
+    if heading not in text:
+        text = text.rstrip("\n") + f"\n\n{heading}\n"
+    start = text.index(heading) + len(heading)
+    nxt = text.find("\n## ", start)
+    end = len(text) if nxt < 0 else nxt + 1
+    section = text[:end].rstrip("\n") + "\n\n" + "\n".join(lines).rstrip("\n") + "\n"
+    write_text(doc, section + ("\n" + text[end:] if end < len(text) else ""))
