@@ -67,8 +67,9 @@ def save_checkpoint(out_dir: str | Path, model: torch.nn.Module, card: dict[str,
     """Write ``out_dir/model.safetensors`` and ``out_dir/model.json``; return ``out_dir``."""
     from safetensors.torch import save_file
 
-    model = getattr(model, "module", model)
-    model = getattr(model, "_orig_mod", model)
+    from vcfnet.model.network import unwrap
+
+    model = unwrap(model)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}

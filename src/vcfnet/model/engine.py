@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from vcfnet.errors import VcfnetError
 from vcfnet.model.augment import augment_batch, to_unit
+from vcfnet.model.network import unwrap
 
 
 def resolve_device(name: str | torch.device = "auto") -> torch.device:
@@ -75,11 +76,6 @@ def _batch(crops: Any, start: int, stop: int) -> torch.Tensor:
     return part if isinstance(part, torch.Tensor) else torch.from_numpy(np.array(part))
 
 
-def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
-    model = getattr(model, "module", model)
-    return getattr(model, "_orig_mod", model)
-
-
 @torch.no_grad()
 def predict_logits(model: torch.nn.Module, crops: Any, *, batch_size: int = 256,
                    device: str | torch.device = "cpu", amp_dtype: torch.dtype | None = None) -> np.ndarray:
@@ -92,7 +88,7 @@ def predict_logits(model: torch.nn.Module, crops: Any, *, batch_size: int = 256,
     if param.device.type != device.type:
         raise ValueError(f"model is on {param.device} but device={device} was asked for")
     crops = _check_crops(crops)
-    size = getattr(_unwrap(model), "input_size", None)
+    size = getattr(unwrap(model), "input_size", None)
     was_training = model.training
     model.eval()
     out = []
@@ -104,7 +100,7 @@ def predict_logits(model: torch.nn.Module, crops: Any, *, batch_size: int = 256,
     finally:
         model.train(was_training)
     if not out:
-        return np.zeros((0, _unwrap(model).num_classes), dtype=np.float32)
+        return np.zeros((0, unwrap(model).num_classes), dtype=np.float32)
     return torch.cat(out).numpy()
 
 

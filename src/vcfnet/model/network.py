@@ -160,10 +160,15 @@ def load_backbone_state(model: VCFNet, state: dict[str, torch.Tensor], *, source
         log.info("%s: head %s has another number of classes; it starts fresh", source, skipped)
 
 
+def unwrap(model: nn.Module) -> nn.Module:
+    """The VCFNet inside a DistributedDataParallel and/or ``torch.compile`` wrapper."""
+    model = getattr(model, "module", model)
+    return getattr(model, "_orig_mod", model)
+
+
 def target_layer(model: nn.Module) -> nn.Module:
     """The last convolutional block, where Grad-CAM looks (``layer4`` of a ResNet)."""
-    model = getattr(model, "module", model)      # DDP / compiled wrappers
-    model = getattr(model, "_orig_mod", model)
+    model = unwrap(model)
     backbone = model.backbone
     if model.arch.startswith("resnet"):
         return backbone.layer4[-1]
