@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ingest",
     "study",
     "train",
+    "predict",
     "serve",
     "evaluate",
     "report",
