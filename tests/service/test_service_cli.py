@@ -42,3 +42,20 @@ def test_token_commands(tmp_path, capsys):
     assert main(["serve", "token", "revoke", "nobody", "--tokens-file", str(tokens)]) == 2
     assert main(["serve", "token", "create", "x"]) == 2
     assert "tokens file" in capsys.readouterr().err
+
+
+def test_load_benchmark_rewrites_only_its_docs_section(tmp_path, monkeypatch):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "load_service.py"
+    spec = importlib.util.spec_from_file_location("load_service", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    docs = tmp_path / "BENCHMARKS.md"
+    monkeypatch.setattr(bench, "DOCS", docs)
+    bench.write_section("## Service\n\nfirst\n")
+    assert docs.read_text() == "# Benchmarks\n\n## Service\n\nfirst\n"
+    docs.write_text("# Benchmarks\n\n## Training\n\nT\n\n## Service\n\nfirst\n\n## Inference\n\nI\n")
+    bench.write_section("## Service\n\nsecond\n")
+    assert docs.read_text() == "# Benchmarks\n\n## Training\n\nT\n\n## Service\n\nsecond\n\n## Inference\n\nI\n"

@@ -26,9 +26,9 @@ def current_session(request: Request) -> Session | None:
 def _identify(request: Request) -> str:
     state = request.app.state.vcf
     header = request.headers.get("authorization")
-    if header:
+    if header and state.tokens is not None:     # without a tokens file, a Bearer header means nothing
         scheme, _, token = header.partition(" ")
-        name = state.tokens.verify(token.strip()) if state.tokens and scheme.lower() == "bearer" else None
+        name = state.tokens.verify(token.strip()) if scheme.lower() == "bearer" else None
         if name is None:
             raise APIError(401, "invalid API token (expected 'Authorization: Bearer vcfnet_...' with a token "
                                 "from `vcfnet serve token create NAME`)", headers={"WWW-Authenticate": "Bearer"})

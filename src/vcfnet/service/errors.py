@@ -48,6 +48,7 @@ ERROR_RESPONSES = {
     for status, text in [
         (400, "Unreadable upload (e.g. a broken DICOM) or malformed form"),
         (401, "Missing or invalid API token (Authorization: Bearer ...)"),
+        (403, "Signed-in page request without its X-CSRF-Token header"),
         (413, "Upload or image larger than the configured limit"),
         (415, "Not a radiograph (expected DICOM, PNG, JPEG or TIFF) or not multipart/form-data"),
         (422, "Invalid boxes (outside the image, zero area, bad JSON), naming the box"),
@@ -73,6 +74,6 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception):
         rid = getattr(request.state, "request_id", "-")
-        log.error("request %s failed with an internal error", rid, exc_info=(type(exc), exc, None))
+        log.error("request %s failed with an internal error", rid, exc_info=exc)
         return error_response(500, f"internal error (request id {rid}); the input was not the cause "
                                    f"the service could identify")
