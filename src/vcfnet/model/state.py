@@ -80,6 +80,14 @@ def has_state(state_dir: str | Path) -> bool:
     return (Path(state_dir) / META).is_file()
 
 
+def read_state_meta(state_dir: str | Path) -> dict[str, Any]:
+    path = Path(state_dir) / META
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise VcfnetError(f"{path}: cannot resume from this training state ({exc})") from None
+
+
 def load_state(state_dir: str | Path, model: torch.nn.Module,
                optimizer: torch.optim.Optimizer) -> dict[str, Any]:
     """Restore model, optimizer and RNG in place; return ``{"epoch": ..., "extra": ...}``."""
@@ -87,7 +95,7 @@ def load_state(state_dir: str | Path, model: torch.nn.Module,
 
     state_dir = Path(state_dir)
     try:
-        meta = json.loads((state_dir / META).read_text(encoding="utf-8"))
+        meta = read_state_meta(state_dir)
         if file_sha256(state_dir / TENSORS) != meta["tensors_sha256"]:
             raise ValueError(f"{TENSORS} does not belong to {META} (interrupted write or edited file)")
         tensors = load_file(str(state_dir / TENSORS), device="cpu")

@@ -29,7 +29,7 @@ from vcfnet.labels import CLASSES
 from vcfnet.model import distributed as ddp
 from vcfnet.model.config import TrainConfig, save_config
 from vcfnet.model.engine import evaluate, resolve_amp, resolve_device, train_one_epoch
-from vcfnet.model.state import has_state, load_state, save_state
+from vcfnet.model.state import has_state, load_state, read_state_meta, save_state
 
 log = logging.getLogger(__name__)
 LOG_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "img_per_s", "seconds")
@@ -255,8 +255,8 @@ def _fit(study: Path, run: Path, config: TrainConfig, info: ddp.DistInfo, device
     best: float | None = None
     start = 0
     if resume:
+        _check_resume(read_state_meta(run / "state")["extra"], config, info, run)  # before touching weights
         saved = load_state(run / "state", raw, optimizer)
-        _check_resume(saved["extra"], config, info, run)
         start, history, best = saved["epoch"], saved["extra"]["history"], saved["extra"]["best"]
         log.info("%s: resuming after epoch %d of %d", run, start, config.epochs)
     card_env = {k: v for k, v in env.items() if k != "amp_dtype"}
