@@ -206,7 +206,10 @@ def _print_rows(rows: list[dict], classes) -> None:
     for r in rows:
         table.add_row(str(r["image"]), Path(r["file"]).name, str(r["box"]), r["level"], r["reference"],
                       *[f"{r[f'p_{c}']:.3f}" for c in classes], f"[bold]{r['predicted']}[/bold]")
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:      # piped or captured: no 80-column squeeze that truncates class names
+        console = Console(width=160)
+    console.print(table)
 
 
 def _safe_name(text: str) -> str:
