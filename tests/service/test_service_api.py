@@ -129,6 +129,10 @@ def test_pages_and_openapi(client):
     assert "multipart/form-data" in post["requestBody"]["content"]
     assert {"401", "413", "415", "422", "429"} <= set(post["responses"])
     assert client.get("/healthz").json()["status"] == "ok"
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "/api/v1/predict/batch" in docs.text and "gradcam" in docs.text
+    assert "cdn" not in docs.text.lower() and "https://" not in docs.text
+    assert client.get("/redoc").status_code == 404
 
 
 def test_unknown_route_is_json_error(client):

@@ -116,4 +116,7 @@ def test_page_flow_upload_box_predict_download(browser, live_server, synthetic_f
     page.goto(url + "/model")
     assert "Intended use and limits" in page.text_content("main")
     page.screenshot(path=str(DOCS / "service-model.png"), full_page=True)
+    page.goto(url + "/docs")
+    assert "POST" in page.text_content("main") and "/api/v1/predict" in page.text_content("main")
+    page.screenshot(path=str(DOCS / "service-api.png"))
     page.close()

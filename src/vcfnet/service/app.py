@@ -107,6 +107,7 @@ def create_app(settings: Settings, *, predictor: Any = None) -> FastAPI:
         executor.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(title="vcfnet diagnosis service", version=state.model["version"], lifespan=lifespan,
+                  docs_url=None, redoc_url=None,   # their pages load Swagger UI from a CDN; /docs is ours
                   description="Second opinion on vertebral compression fractures (acute / chronic / "
                               "pathological) on lateral spine radiographs. " + state.limits)
     app.state.vcf = state

@@ -61,6 +61,34 @@ def card_sections(card: dict) -> tuple[list[tuple[str, object]], dict]:
     return sections, details
 
 
+@router.get("/docs", response_class=HTMLResponse)
+async def api_docs(request: Request):
+    """The API reference, rendered here from the OpenAPI schema (no CDN-hosted Swagger UI)."""
+    spec = request.app.openapi()
+    return _page(request, "api.html", endpoints=api_endpoints(spec), spec_title=spec["info"]["title"])
+
+
+def api_endpoints(spec: dict) -> list[dict]:
+    """Method, path, summary, body fields (name, type, required, description) and responses per operation."""
+    out = []
+    for path, methods in spec.get("paths", {}).items():
+        for method, op in methods.items():
+            fields, ctype = [], ""
+            for ctype, content in op.get("requestBody", {}).get("content", {}).items():
+                schema = content.get("schema", {})
+                required = set(schema.get("required", []))
+                for name, prop in schema.get("properties", {}).items():
+                    kind = prop.get("type") or prop.get("$ref", "object").rsplit("/", 1)[-1]
+                    if kind == "array":
+                        kind = f"array of {prop.get('items', {}).get('format') or prop.get('items', {}).get('type', 'items')}"
+                    fields.append((name, prop.get("format", kind), name in required, prop.get("description", "")))
+            params = [(p["name"], p.get("in", ""), p.get("description", "")) for p in op.get("parameters", [])]
+            responses = [(code, r.get("description", "")) for code, r in sorted(op.get("responses", {}).items())]
+            out.append({"method": method.upper(), "path": path, "summary": op.get("summary", ""), "ctype": ctype,
+                        "fields": fields, "params": params, "responses": responses})
+    return out
+
+
 @router.get("/healthz")
 async def healthz(request: Request):
     return JSONResponse({"status": "ok", "model": request.app.state.vcf.model["version"]})
