@@ -56,6 +56,30 @@ def _screen_point(canvas_box: dict, size: tuple[int, int], x: float, y: float) -
     return ox + x * s, oy + y * s
 
 
+def _drag_box(page, size: tuple[int, int], box: list[float]) -> None:
+    """Draw ``box`` (radiograph pixels) with the mouse: press, move in steps, release."""
+    canvas = page.locator("#canvas").bounding_box()
+    x0, y0 = _screen_point(canvas, size, box[0], box[1])
+    x1, y1 = _screen_point(canvas, size, box[2], box[3])
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, steps=5)
+    page.mouse.move(x1, y1, steps=5)
+    page.mouse.up()
+
+
+def _download_all(page, folder: Path) -> dict[str, str]:
+    """Click the JSON, CSV and HTML download buttons; the text of each file."""
+    downloads = {}
+    for kind in ("json", "csv", "html"):
+        with page.expect_download() as info:
+            page.click(f"#dl-{kind}")
+        path = folder / f"result.{kind}"
+        info.value.save_as(path)
+        downloads[kind] = path.read_text()
+    return downloads
+
+
 def test_page_flow_upload_box_predict_download(browser, live_server, synthetic_film, tmp_path):
     import pydicom
 
@@ -74,14 +98,7 @@ def test_page_flow_upload_box_predict_download(browser, live_server, synthetic_f
     assert f"{size[0]} × {size[1]} px" in page.text_content("#image-info")
     page.fill("#ww", "200")
     page.dispatch_event("#ww", "input")
-    canvas = page.locator("#canvas").bounding_box()
-    x0, y0 = _screen_point(canvas, size, box[0], box[1])
-    x1, y1 = _screen_point(canvas, size, box[2], box[3])
-    page.mouse.move(x0, y0)
-    page.mouse.down()
-    page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, steps=5)
-    page.mouse.move(x1, y1, steps=5)
-    page.mouse.up()
+    _drag_box(page, size, box)
     assert page.locator("#box-list li").count() == 1
     assert "Box 1:" in page.text_content("#box-list")
     page.screenshot(path=str(DOCS / "service-boxed.png"))
@@ -93,13 +110,7 @@ def test_page_flow_upload_box_predict_download(browser, live_server, synthetic_f
     assert "not a medical device" in page.text_content(".disclaimer")
     page.screenshot(path=str(DOCS / "service-result.png"))
 
-    downloads = {}
-    for kind in ("json", "csv", "html"):
-        with page.expect_download() as info:
-            page.click(f"#dl-{kind}")
-        path = tmp_path / f"result.{kind}"
-        info.value.save_as(path)
-        downloads[kind] = path.read_text()
+    downloads = _download_all(page, tmp_path)
     result = json.loads(downloads["json"])
     [answer] = result["image"]["boxes"]
     # the box drawn by mouse lands on the annotated box (within the drawing precision of a screen pixel)
