@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 from vcfnet.cli import main
 from vcfnet.service.security import TokenStore
@@ -17,10 +18,19 @@ def test_serve_without_checkpoint_or_demo_says_what_to_do(tmp_path, monkeypatch,
 def test_serve_defaults_to_the_demo_checkpoint(tmp_path, monkeypatch, checkpoint, caplog):
     from vcfnet.commands.serve import _default_checkpoint
 
+    import json
+    import os
+    import time
+
     monkeypatch.chdir(tmp_path)
-    shutil.copytree(checkpoint, tmp_path / "vcfnet-demo" / "run" / "best")
+    for run in ("aaa", "bbb"):      # as `vcfnet demo` lays them out: vcfnet-demo/runs/<hash>/best
+        shutil.copytree(checkpoint, tmp_path / "vcfnet-demo" / "runs" / run / "best")
+    old = time.time() - 100
+    os.utime(tmp_path / "vcfnet-demo/runs/bbb/best/model.json", (old, old))
     caplog.set_level("INFO")
-    assert (tmp_path / _default_checkpoint() / "model.json").is_file()
+    assert _default_checkpoint() == Path("vcfnet-demo/runs/aaa/best")            # the newest run
+    (tmp_path / "vcfnet-demo" / "demo.json").write_text(json.dumps({"checkpoint": "vcfnet-demo/runs/bbb/best"}))
+    assert _default_checkpoint() == Path("vcfnet-demo/runs/bbb/best")            # the one the demo names
     assert "demo's checkpoint" in caplog.text
 
 

@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
 def serve(
     ctx: typer.Context,
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c",
-                                              help="Checkpoint folder (default: the demo's, vcfnet-demo/run/best)."),
+                                              help="Checkpoint folder (default: the one `vcfnet demo` trained in ./vcfnet-demo)."),
     config: Optional[Path] = typer.Option(None, "--config", help="Settings file (.yaml or .toml)."),
     host: Optional[str] = typer.Option(None, "--host", help="Address to listen on (default 127.0.0.1)."),
     port: Optional[int] = typer.Option(None, "--port", help="Port (default 8000)."),
@@ -51,13 +51,25 @@ def serve(
 
 
 def _default_checkpoint() -> Path:
-    from vcfnet.service.settings import DEMO_CHECKPOINT
+    """The checkpoint ``vcfnet demo`` trained here: named in ``vcfnet-demo/demo.json``, else its newest run."""
+    import json
 
-    if (DEMO_CHECKPOINT / "model.json").is_file():
-        log.info("no checkpoint given: using the demo's checkpoint %s", DEMO_CHECKPOINT.resolve())
-        return DEMO_CHECKPOINT
-    raise VcfnetError(f"no checkpoint given and the demo's checkpoint {DEMO_CHECKPOINT} does not exist here; "
-                      f"pass --checkpoint RUN/best (a folder written by `vcfnet train`) or run `vcfnet demo` first")
+    from vcfnet.service.settings import DEMO_DIR
+
+    found = None
+    try:
+        named = Path(json.loads((DEMO_DIR / "demo.json").read_text(encoding="utf-8"))["checkpoint"])
+        found = named if (named / "model.json").is_file() else None
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    if found is None:
+        runs = sorted(DEMO_DIR.glob("runs/*/best/model.json"), key=lambda p: p.stat().st_mtime)
+        found = runs[-1].parent if runs else None
+    if found is None:
+        raise VcfnetError(f"no checkpoint given and no checkpoint trained by `vcfnet demo` in ./{DEMO_DIR}; "
+                          f"pass --checkpoint RUN/best (a folder written by `vcfnet train`) or run `vcfnet demo` first")
+    log.info("no checkpoint given: using the demo's checkpoint %s", found.resolve())
+    return found
 
 
 def _log_config(level: str) -> dict:

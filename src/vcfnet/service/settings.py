@@ -17,8 +17,8 @@ from typing import Any, Mapping
 from vcfnet.errors import VcfnetError
 
 ENV_PREFIX = "VCFNET_"
-#: The demo's checkpoint, used by ``vcfnet serve`` when no checkpoint is given.
-DEMO_CHECKPOINT = Path("vcfnet-demo") / "run" / "best"
+#: ``vcfnet demo``'s output folder; ``vcfnet serve`` without a checkpoint uses the one it trained.
+DEMO_DIR = Path("vcfnet-demo")
 
 
 @dataclasses.dataclass
