@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "study",
     "train",
     "predict",
+    "demo",
     "serve",
     "evaluate",
     "report",

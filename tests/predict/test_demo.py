@@ -1,0 +1,59 @@
+"""``vcfnet demo`` end to end: synthetic study -> ingest -> train -> predict -> evaluate -> report."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from vcfnet.cli import main
+from vcfnet.predict import PREDICTION_COLUMNS
+from vcfnet.study.dataset import load_table
+
+
+def _demo(capsys, out, *extra) -> str:
+    code = main(["demo", "--out", str(out), *extra])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err[-2000:]
+    return captured.out
+
+
+def test_tiny_demo_runs_every_stage_and_reuses_its_work(tmp_path, capsys):
+    out = tmp_path / "demo"
+    args = ("--scale", "tiny", "--epochs", "1", "--input-size", "64", "--format", "png", "--weights", "none")
+    stdout = _demo(capsys, out, *args)
+    summary = json.loads((out / "demo.json").read_text())
+    study = out / "study-64px"
+    predictions = pd.read_csv(out / "predictions.csv")
+    assert tuple(predictions.columns) == PREDICTION_COLUMNS
+    # every ROI of every cohort is predicted once
+    assert sorted(predictions["roi_id"]) == sorted(load_table(study)["roi_id"])
+    assert set(predictions["cohort"]) == {"development", "external", "prospective"}
+    assert {"train", "val", "test", "external", "prospective"} == set(predictions["split"])
+    assert (out / "report.html").stat().st_size > 10_000 and (out / "eval" / "metrics.json").is_file()
+    assert (out / summary["checkpoint"].split(str(out) + "/")[-1] / "model.json").is_file()
+    test = predictions[predictions["split"] == "test"]
+    assert f"test-cohort accuracy {(test['predicted'] == test['label']).mean():.3f}" in stdout
+    assert "training from scratch" not in stdout          # --weights none was asked for: no note
+
+    again = _demo(capsys, out, *args)
+    assert "reusing the synthetic study" in again and "(0 images decoded" in again
+    assert "reusing the finished training run" in again
+    pd.testing.assert_frame_equal(pd.read_csv(out / "predictions.csv"), predictions)
+
+
+def test_bad_scale_is_a_clear_error(tmp_path, capsys):
+    code = main(["demo", "--out", str(tmp_path / "d"), "--scale", "huge"])
+    assert code == 2 and "--scale 'huge'" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.slow
+def test_default_demo_learns(tmp_path, capsys):
+    """The demo as a user runs it (offline: from scratch) is far above chance on the test cohort."""
+    out = tmp_path / "demo"
+    _demo(capsys, out)
+    accuracy = json.loads((out / "demo.json").read_text())["accuracy"]
+    table = pd.read_csv(out / "predictions.csv")
+    majority = table[table["split"] == "test"]["label"].value_counts(normalize=True).max()
+    assert accuracy["test"] >= 0.7 and accuracy["test"] >= majority + 0.2, (accuracy, majority)
