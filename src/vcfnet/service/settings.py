@@ -152,7 +152,10 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     text = path.read_text(encoding="utf-8")
     try:
         if path.suffix.lower() == ".toml":
-            import tomllib
+            try:
+                import tomllib
+            except ModuleNotFoundError:  # Python 3.10
+                import tomli as tomllib
             data = tomllib.loads(text)
         elif path.suffix.lower() in (".yaml", ".yml"):
             import yaml
