@@ -1,6 +1,7 @@
 """The page in Debian's Chromium (headless, Playwright) against a real ``vcfnet serve`` process:
 open a synthetic radiograph, window it, draw a box by mouse, get probabilities and a Grad-CAM
-overlay, download the results; screenshots go to docs/service-*.png."""
+overlay, download the results. Screenshots go to the test's tmp folder, or to docs/ with
+VCFNET_SCREENSHOTS=docs (how docs/service-*.png are refreshed)."""
 from __future__ import annotations
 
 import json
@@ -14,7 +15,7 @@ import pytest
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 CHROMIUM = Path("/usr/bin/chromium")
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +82,7 @@ def _download_all(page, folder: Path) -> dict[str, str]:
 
 
 def test_page_flow_upload_box_predict_download(browser, live_server, synthetic_film, tmp_path):
+    DOCS = REPO / os.environ["VCFNET_SCREENSHOTS"] if os.environ.get("VCFNET_SCREENSHOTS") else tmp_path
     import pydicom
 
     url, _, _ = live_server
