@@ -58,3 +58,23 @@ def test_default_demo_learns(tmp_path, capsys):
     majority = table[table["split"] == "test"]["label"].value_counts(normalize=True).max()
     # measured: 0.735, 0.800 and 0.760 (majority class ~0.5) in three runs on the 2-core CPU
     assert accuracy["test"] >= 0.65 and accuracy["test"] >= majority + 0.15, (accuracy, majority)
+    _assert_no_identifier_left_the_headers(out)
+
+
+def _assert_no_identifier_left_the_headers(out):
+    """The synthetic DICOMs carry made-up names, IDs, birth dates and accession numbers: none of them
+    may appear in any file or file name the demo wrote outside the synthetic sources themselves."""
+    import pydicom
+
+    needles = set()
+    for path in sorted((out / "synthetic").rglob("*.dcm"))[:40]:
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+        needles |= {str(ds.PatientName), str(ds.PatientID), str(ds.PatientBirthDate), str(ds.AccessionNumber)}
+    needles = {n.encode() for n in needles if len(n) >= 6}
+    assert len(needles) >= 40
+    written = [p for p in out.rglob("*") if "synthetic" not in p.relative_to(out).parts]
+    for path in written:
+        assert not any(n.decode() in path.name for n in needles), path
+        if path.is_file() and path.suffix != ".npy":   # raw crop pixels can spell digits by chance
+            data = path.read_bytes()
+            assert not any(n in data for n in needles), path
