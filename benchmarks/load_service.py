@@ -175,13 +175,13 @@ def markdown(rows: list[dict], args, started: str, load_before, load_after) -> s
     return "\n".join(lines) + "\n"
 
 
-def write_section(text: str) -> None:
-    """Replace (or append) the Service section of docs/BENCHMARKS.md, leaving other sections alone."""
+def write_section(text: str, section: str = SECTION) -> None:
+    """Replace (or append) one section of docs/BENCHMARKS.md, leaving the other sections alone."""
     from vcfnet.fileio import write_text
 
     current = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n"
     lines = current.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.strip() == SECTION), None)
+    start = next((i for i, line in enumerate(lines) if line.strip() == section), None)
     if start is None:
         new = current.rstrip("\n") + "\n\n" + text
     else:

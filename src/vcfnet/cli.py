@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
+import warnings
 
 import typer
 
@@ -42,6 +43,12 @@ app = typer.Typer(
 def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress and debug messages.")) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    warnings.showwarning = _show_warning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings reach a CLI user as one plain line (e.g. a metric not estimable on a small cohort)."""
+    typer.secho(f"warning: {message}", err=True, fg=typer.colors.YELLOW)
 
 
 for _name in COMMAND_MODULES:

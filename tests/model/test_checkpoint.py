@@ -31,7 +31,10 @@ def test_save_load_gives_identical_logits_and_a_full_card(saved):
     crops = np.random.default_rng(0).integers(0, 256, (5, 1, 32, 32), dtype=np.uint8)
     loaded, card = load_checkpoint(out)
     assert not loaded.training
+    # loading puts the weights in channels_last (inference layout); compare in the same layout
+    model = model.to(memory_format=torch.channels_last)
     np.testing.assert_array_equal(predict_logits(loaded, crops), predict_logits(model, crops))
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), model.state_dict().values()))
     assert card["classes"] == list(CLASSES) and card["architecture"] == "resnet18"
     assert card["preprocessing_version"] == PREPROCESSING_VERSION and card["input_size"] == 32
     assert card["temperature"] is None and card["custom"] == {"a": 1}

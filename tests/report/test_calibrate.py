@@ -98,4 +98,4 @@ def test_predictor_output_flows_through_evaluate_and_report(study_and_checkpoint
                  "--out", str(tmp_path / "report.html")]) == 0
     html = (tmp_path / "report.html").read_text()
     assert f"T = {t:.3g}, fitted on the val split (9 patients, 9 vertebrae)" in html
-    assert "development:test" in html and "sha256:x" in html
+    assert "Development: internal test" in html and "sha256:x" in html

@@ -123,7 +123,7 @@ def test_table1_comes_from_the_study_summary(tmp_path):
     t1 = pd.read_csv(out / "table1.csv")
     assert t1["patients"].tolist() == study_summary(study)["patients"].tolist()
     html = render_report(out)
-    assert "Table 1. Patients" in html and "70.0" in html and "development:test" in html
+    assert "Table 1. Patients" in html and "70.0" in html and "Development: internal test" in html
 
 
 def test_cli_bad_table_exits_2_and_writes_nothing(tmp_path, capsys):

@@ -12,7 +12,7 @@ def test_ingest_and_summary_commands(png_source, tmp_path, capsys):
                  "--cohort", "development", "--size", "32", "--workers", "1"]) == 0
     assert main(["study", "summary", str(study)]) == 0
     out = capsys.readouterr().out
-    assert "Table 1" in out and "development:test" in out
+    assert "Table 1" in out and "Development: internal test" in out
     table1 = pd.read_csv(study / "table1.csv")
     assert table1.loc[table1.cohort == "development", "vertebrae"].item() == 12
     assert main(["study", "split", str(study), "--seed", "4"]) == 0

@@ -55,12 +55,22 @@ def study_summary(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def cohort_label(key: str) -> str:
+    """What a reader sees for a cohort key of :func:`cohort_groups` (the CSV keeps the keys)."""
+    fixed = {"development": "Development (all)", "development:train": "Development: training",
+             "development:val": "Development: validation", "development:test": "Development: internal test",
+             "external:all": "External (pooled)", "prospective": "Prospective", "collaboration": "Collaboration set"}
+    if key in fixed:
+        return fixed[key]
+    return f"External: {key.split(':', 1)[1]}" if key.startswith("external:") else key
+
+
 def format_summary(summary: pd.DataFrame) -> list[list[str]]:
     """Human-readable cells (``n (%)``, ``mean ± SD``) for a terminal or HTML Table 1."""
     out = []
     for _, r in summary.iterrows():
         n = r["vertebrae"]
-        cells = [r["cohort"], r["sites"], str(r["patients"]), str(n)]
+        cells = [cohort_label(r["cohort"]), r["sites"], str(r["patients"]), str(n)]
         cells += [f"{r[c]} ({100 * r[c] / n:.0f}%)" if n else "0" for c in CLASSES]
         cells.append("—" if np.isnan(r["age_mean"]) else
                      f"{r['age_mean']:.1f} ± {r['age_sd']:.1f}" if not np.isnan(r["age_sd"]) else f"{r['age_mean']:.1f}")
