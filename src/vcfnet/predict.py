@@ -31,6 +31,7 @@ import numpy as np
 
 from vcfnet.errors import VcfnetError
 from vcfnet.gradcam import DEFAULT_COLORMAP, overlay_heatmap
+from vcfnet.io.annotations import coords_problem
 from vcfnet.preprocess import box_with_margin, crop_roi
 
 if TYPE_CHECKING:
@@ -256,10 +257,7 @@ def check_box(box: Sequence[float], shape: tuple[int, int], source: str, index: 
         x0, y0, x1, y1 = (float(v) for v in box)
     except (TypeError, ValueError):
         raise VcfnetError(f"{source}: box {index + 1} {box!r} is not four numbers x0,y0,x1,y1") from None
-    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)) or x1 <= x0 or y1 <= y0:
-        raise VcfnetError(f"{source}: box {index + 1} ({x0:g}, {y0:g}, {x1:g}, {y1:g}) is empty "
-                          f"(needs x0 < x1 and y0 < y1)")
-    if x0 < 0 or y0 < 0 or x1 > cols or y1 > rows:
-        raise VcfnetError(f"{source}: box {index + 1} ({x0:g}, {y0:g}, {x1:g}, {y1:g}) lies outside "
-                          f"the {cols}x{rows} image")
+    problem = coords_problem(x0, y0, x1, y1, cols, rows)
+    if problem:
+        raise VcfnetError(f"{source}: box {index + 1} ({x0:g}, {y0:g}, {x1:g}, {y1:g}): {problem}")
     return (x0, y0, x1, y1)

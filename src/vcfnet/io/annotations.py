@@ -158,16 +158,25 @@ def _voc_box(xml_path: Path, index: int, total: int, obj: ET.Element, size: tupl
     return box
 
 
-def box_problem(box: Box, width: int | None, height: int | None) -> str:
-    """Why ``box`` is unusable in an image of ``width`` x ``height`` (None: unknown), or ''."""
-    if not all(map(_finite, (box.x0, box.y0, box.x1, box.y1))):
+def coords_problem(x0: float, y0: float, x1: float, y1: float, width: float | None = None,
+                   height: float | None = None) -> str:
+    """Why the box (x0, y0, x1, y1) is unusable in a ``width`` x ``height`` image (None: unknown), or ''.
+
+    The one box check: annotations, ingest, the Predictor and the web service all call it.
+    """
+    if not all(map(_finite, (x0, y0, x1, y1))):
         return "coordinates must be finite numbers"
-    if box.x1 <= box.x0 or box.y1 <= box.y0:
-        return f"empty box ({box.x0:g}, {box.y0:g}, {box.x1:g}, {box.y1:g}): need x0 < x1 and y0 < y1"
-    if box.x0 < 0 or box.y0 < 0 or (width and box.x1 > width) or (height and box.y1 > height):
-        return (f"box ({box.x0:g}, {box.y0:g}, {box.x1:g}, {box.y1:g}) lies outside the "
-                f"{width or '?'}x{height or '?'} image")
+    if x1 <= x0 or y1 <= y0:
+        return "zero or negative area (empty box): need x0 < x1 and y0 < y1"
+    if x0 < 0 or y0 < 0 or (width and x1 > width) or (height and y1 > height):
+        return f"outside the {width or '?'}x{height or '?'} image"
     return ""
+
+
+def box_problem(box: Box, width: int | None, height: int | None) -> str:
+    """:func:`coords_problem` for a ``Box``, naming its coordinates, or ''."""
+    problem = coords_problem(box.x0, box.y0, box.x1, box.y1, width, height)
+    return f"box ({box.x0:g}, {box.y0:g}, {box.x1:g}, {box.y1:g}): {problem}" if problem else ""
 
 
 def _finite(v: float) -> bool:

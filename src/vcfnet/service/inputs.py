@@ -6,13 +6,13 @@ the server-side temp path or the client's file name; images are named "image 1",
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from vcfnet.errors import InputError
+from vcfnet.io.annotations import coords_problem
 from vcfnet.service.errors import APIError
 
 EXPECTED_IMAGE = "a lateral spine radiograph as DICOM (with the 'DICM' preamble), PNG, JPEG or TIFF"
@@ -203,10 +203,6 @@ def check_boxes(boxes: list[BoxSpec], name: str, width: int, height: int, max_bo
         raise APIError(422, f"{name}: {len(boxes)} boxes, more than the limit of {max_boxes} (setting max_boxes)")
     for i, spec in enumerate(boxes, start=1):
         x0, y0, x1, y1 = spec.box
-        where = f"{name}, box {i} [{x0:g}, {y0:g}, {x1:g}, {y1:g}]"
-        if not all(math.isfinite(v) for v in spec.box):
-            raise APIError(422, f"{where}: coordinates must be finite numbers")
-        if x1 <= x0 or y1 <= y0:
-            raise APIError(422, f"{where}: zero or negative area; need x0 < x1 and y0 < y1")
-        if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
-            raise APIError(422, f"{where}: outside the {width}x{height} image")
+        problem = coords_problem(x0, y0, x1, y1, width, height)
+        if problem:
+            raise APIError(422, f"{name}, box {i} [{x0:g}, {y0:g}, {x1:g}, {y1:g}]: {problem}")

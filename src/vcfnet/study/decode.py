@@ -13,6 +13,7 @@ import numpy as np
 
 from vcfnet.errors import InputError
 from vcfnet.io import Box, Pseudonymizer, read_radiograph, read_yolo
+from vcfnet.io.annotations import box_problem
 from vcfnet.preprocess import crop_roi
 from vcfnet.study.sources import ImageItem
 
@@ -50,10 +51,9 @@ def decode_item(item: ImageItem, size: int, margin: float, key: bytes, site: str
         crops = crop_roi(radiograph.pixels, None, size=size, margin=0.0)[None]
     else:
         for i, b in enumerate(boxes):
-            if not (0 <= b.x0 < b.x1 <= w and 0 <= b.y0 < b.y1 <= h):
-                raise InputError(item.annotation or item.path,
-                                 f"box {i + 1} ({b.x0:g}, {b.y0:g}, {b.x1:g}, {b.y1:g}) is empty or outside "
-                                 f"the {w}x{h} image", field="bndbox")
+            problem = box_problem(b, w, h)
+            if problem:
+                raise InputError(item.annotation or item.path, f"object {i + 1}: {problem}", field="bndbox")
         crops = np.stack([crop_roi(radiograph.pixels, (b.x0, b.y0, b.x1, b.y1), size=size, margin=margin)
                           for b in boxes])
     return Decoded(item.rel, crops, boxes, w, h, dict(radiograph.meta))
