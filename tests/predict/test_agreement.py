@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import S, blob_card, write_toy_radiograph
+from predict_toys import S, blob_card, write_toy_radiograph
 
 from vcfnet.errors import VcfnetError
 from vcfnet.labels import CLASSES

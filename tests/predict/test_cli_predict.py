@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import TOY_BOXES, write_toy_radiograph
+from predict_toys import TOY_BOXES, write_toy_radiograph
 from PIL import Image
 
 from vcfnet.cli import main

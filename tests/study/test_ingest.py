@@ -10,7 +10,7 @@ from vcfnet.study.dataset import load_cropset, load_table
 from vcfnet.study.ingest import IngestOptions, ingest
 from vcfnet.study.layout import StudyLayout
 
-from conftest import IDENTIFIERS, write_voc_pair
+from study_sources import IDENTIFIERS, write_voc_pair
 
 
 def _opts(**kw):
@@ -137,7 +137,7 @@ def test_yolo_source(tmp_path):
     src.mkdir()
     from PIL import Image
 
-    from conftest import radiograph_array
+    from study_sources import radiograph_array
     Image.fromarray(radiograph_array()).save(src / "a.png")
     (src / "classes.txt").write_text("Acute-L1\nChronic\n")
     # box 20..70 x 30..60 in a 90x120 image, in YOLO's normalised centre/size
