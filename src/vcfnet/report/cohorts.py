@@ -25,12 +25,12 @@ import pandas as pd
 
 from vcfnet.errors import InputError, VcfnetError
 from vcfnet.labels import CLASSES
+from vcfnet.study.dataset import SPLITS
 
 log = logging.getLogger(__name__)
 
 PROBA_COLUMNS: tuple[str, ...] = tuple(f"p_{c}" for c in CLASSES)
 REQUIRED: tuple[str, ...] = ("roi_id", "site", "patient_id", "label") + PROBA_COLUMNS
-SPLITS: tuple[str, ...] = ("train", "val", "test", "external", "prospective")
 #: Rows whose probabilities sum further than this from 1 are rejected (rounding in a CSV is ~1e-6).
 PROBA_SUM_TOL = 1e-3
 
