@@ -15,13 +15,13 @@ from pathlib import Path
 
 from vcfnet.errors import InputError
 from vcfnet.fileio import atomic_open
+from vcfnet.io.xmlsafe import MAX_XML_BYTES, parse_xml
 from vcfnet.labels import normalise_class, normalise_level
 
 _SEP = r"[\s_\-]+"
 _CLASS_LEVEL_RE = re.compile(rf"^(?P<cls>.+?){_SEP}(?P<lvl>[A-Za-z]?\d{{1,2}})$")
 _LEVEL_CLASS_RE = re.compile(rf"^(?P<lvl>[A-Za-z]?\d{{1,2}}){_SEP}(?P<cls>.+)$")
 _COORDS = ("xmin", "ymin", "xmax", "ymax")
-_DTD_RE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -92,17 +92,11 @@ def read_voc(xml_path: str | Path, *, synonyms: dict[str, str] | None = None) ->
     """
     xml_path = Path(xml_path)
     try:
-        data = xml_path.read_bytes()
+        with open(xml_path, "rb") as fh:     # never more than the parser accepts, plus one byte
+            data = fh.read(MAX_XML_BYTES + 1)
     except OSError as exc:
         raise InputError(xml_path, f"cannot read the file ({exc.strerror})") from None
-    # LabelImg never writes a DTD; refusing one closes entity-expansion and external-entity tricks.
-    if _DTD_RE.search(data):
-        raise InputError(xml_path, "XML with a DOCTYPE or ENTITY declaration is not accepted "
-                                   "(expected a LabelImg Pascal VOC file)")
-    try:
-        root = ET.fromstring(data)
-    except ET.ParseError as exc:
-        raise InputError(xml_path, f"malformed XML ({exc})") from None
+    root = parse_xml(data, xml_path)   # DTDs, entities, oversize and malformed XML refused
     if root.tag != "annotation":
         raise InputError(xml_path, f"expected a Pascal VOC <annotation> document, found <{root.tag}>")
     filename = (root.findtext("filename") or "").strip()
