@@ -7,12 +7,19 @@ values. Everything stays in float64 until the final float32 array.
 
 A stored window that leaves (almost) no contrast (real archives carry windows that miss every pixel
 value) is detected and replaced, with a warning, by the image's own 0.5-99.5 percentile range.
+
+Headers are checked before anything is allocated from them: an image larger than ``MAX_PIXELS`` is
+refused before decoding, and a data set in the Deflated Explicit VR Little Endian syntax is inflated
+here, in chunks, up to what its header announces (``MAX_INFLATED_BYTES`` at most), instead of by
+pydicom in one call (a 0.5 MB file of deflated zeros would otherwise cost over 1 GB).
 """
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import threading
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +35,15 @@ SATURATED_SHARE = 0.99
 #: Percentile range used when the stored window is useless.
 FALLBACK_PERCENTILES = (0.5, 99.5)
 _MIN_SPREAD = 1.0 / 255.0  # 99% of pixels within one 8-bit grey level: no contrast either
+#: Largest image accepted (Rows x Columns): 8192 x 8192 is a 43 cm detector at 0.05 mm pixels.
+MAX_PIXELS = 8192 * 8192
+#: Room for the non-pixel elements of a data set (overlays, private tags, icons).
+HEADER_ALLOWANCE = 16 << 20
+#: Most bytes a deflated data set may inflate to: the largest image at 16 bits plus the header room.
+MAX_INFLATED_BYTES = 2 * MAX_PIXELS + HEADER_ALLOWANCE
+_CHUNK = 1 << 20            # compressed bytes read, and inflated bytes produced, per step
+_PROBE = 256 << 10          # inflated bytes parsed to learn the image size the header announces
+_DEFLATED = "1.2.840.10008.1.2.1.99"
 
 
 @dataclass
@@ -86,10 +102,10 @@ def _looks_like_preambleless_dicom(path: Path) -> bool:
 
 
 def _read_dicom(path: Path, pseudonymizer: Pseudonymizer | None, *, force: bool) -> Radiograph:
-    import pydicom
-
     try:
-        ds = pydicom.dcmread(path, force=force)
+        ds = _dcmread(path, force)
+    except InputError:
+        raise
     except Exception as exc:  # noqa: BLE001 - pydicom raises many types for a damaged header
         raise InputError(path, f"cannot read the DICOM header ({type(exc).__name__}: {exc})") from None
     try:
@@ -111,6 +127,76 @@ def _read_dicom(path: Path, pseudonymizer: Pseudonymizer | None, *, force: bool)
     except (AttributeError, KeyError, TypeError, ValueError) as exc:  # malformed rescale/LUT elements
         raise InputError(path, f"invalid Modality/VOI LUT header values ({_one_line(exc)})") from None
     return Radiograph(pixels=pixels, meta=safe_dicom_meta(ds, pseudonymizer), source=str(path))
+
+
+def _dcmread(path: Path, force: bool):
+    """``pydicom.dcmread``, except that a deflated data set is inflated here within bounds."""
+    import pydicom
+    from pydicom.filereader import _read_file_meta_info, read_preamble
+
+    with open(path, "rb") as fh:
+        preamble = read_preamble(fh, force)
+        meta = _read_file_meta_info(fh)
+        if str(meta.get("TransferSyntaxUID", "")).strip() != _DEFLATED:
+            return pydicom.dcmread(path, force=force)
+        buffer = _explicit_head(preamble, meta)
+        _inflate_into(buffer, fh, path)
+    buffer.seek(0)
+    return pydicom.dcmread(buffer, force=force)
+
+
+def _explicit_head(preamble: bytes | None, meta) -> io.BytesIO:
+    """Preamble and file meta of the inflated copy: the same, with Explicit VR Little Endian."""
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_file_meta_info
+    from pydicom.uid import ExplicitVRLittleEndian
+
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    fp = DicomBytesIO()
+    fp.is_little_endian, fp.is_implicit_VR = True, False
+    write_file_meta_info(fp, meta, enforce_standard=False)
+    buffer = io.BytesIO()
+    buffer.write((preamble or b"\0" * 128) + b"DICM" + fp.getvalue())
+    return buffer
+
+
+def _inflate_into(buffer: io.BytesIO, fh, path: Path) -> None:
+    """Inflate the rest of ``fh`` (raw deflate) onto ``buffer``, refusing once it outgrows its bound."""
+    start = buffer.tell()
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    bound, probed = MAX_INFLATED_BYTES, False
+    try:
+        while not inflater.eof:
+            chunk = inflater.unconsumed_tail or fh.read(_CHUNK)
+            if not chunk:
+                raise InputError(path, "the deflated data set is truncated (the deflate stream ends early)")
+            buffer.write(inflater.decompress(chunk, _CHUNK))
+            size = buffer.tell() - start
+            if not probed and (size >= _PROBE or inflater.eof):
+                bound, probed = _announced_bound(buffer.getbuffer()[start:start + _PROBE]), True
+            if size > bound:
+                raise InputError(path, f"the deflated data set inflates to more than {bound >> 20} MiB, more "
+                                       f"than the image its header announces needs (at most "
+                                       f"MAX_INFLATED_BYTES = {MAX_INFLATED_BYTES >> 20} MiB, "
+                                       f"vcfnet.io.radiograph); refused")
+    except zlib.error as exc:
+        raise InputError(path, f"the deflated data set is damaged (zlib: {exc})") from None
+
+
+def _announced_bound(head: memoryview) -> int:
+    """Inflated size the first elements allow: the announced image plus header room, else the maximum."""
+    import pydicom
+
+    keywords = ("Rows", "Columns", "BitsAllocated", "SamplesPerPixel", "NumberOfFrames")
+    try:
+        ds = pydicom.dcmread(io.BytesIO(head), force=True, stop_before_pixels=True,
+                             specific_tags=list(keywords))
+        rows, columns, bits = int(ds.Rows), int(ds.Columns), int(ds.BitsAllocated)
+        samples, frames = int(ds.get("SamplesPerPixel", 1) or 1), int(ds.get("NumberOfFrames", 1) or 1)
+    except Exception:  # noqa: BLE001 - a truncated or odd head: the size stays unknown
+        return MAX_INFLATED_BYTES
+    announced = rows * columns * samples * frames * max(1, (bits + 7) // 8)
+    return min(MAX_INFLATED_BYTES, announced + HEADER_ALLOWANCE)
 
 
 class _DecoderTracebackFilter(logging.Filter):
@@ -157,6 +243,10 @@ def _check_greyscale_single_frame(path: Path, ds) -> None:
     frames = int(ds.get("NumberOfFrames", 1) or 1)
     if frames != 1:
         raise InputError(path, f"multi-frame DICOM ({frames} frames): expected a single radiograph")
+    rows, columns = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
+    if rows * columns > MAX_PIXELS:   # refused before a decoder allocates Rows x Columns
+        raise InputError(path, f"image of {rows} x {columns} pixels: at most {MAX_PIXELS} pixels are "
+                               f"supported (MAX_PIXELS in vcfnet.io.radiograph)")
 
 
 def _infer_transfer_syntax(ds) -> None:
