@@ -24,6 +24,12 @@ LEVELS: tuple[str, ...] = tuple([f"T{i}" for i in range(1, 13)] + [f"L{i}" for i
 _LEVEL_RE = re.compile(r"^(?P<region>[TLS])?(?P<num>\d{1,2})$", re.IGNORECASE)
 
 
+def clip(text: object, limit: int = 60) -> str:
+    """User text for a message, at most about ``limit`` characters: a 900 kB name must not come back whole."""
+    text = str(text)
+    return text if len(text) <= limit else f"{text[:limit]}...({len(text)} characters)"
+
+
 def normalise_class(name: str, synonyms: dict[str, str] | None = None) -> str:
     """Map an annotation's class name to one of ``CLASSES``.
 
@@ -33,10 +39,10 @@ def normalise_class(name: str, synonyms: dict[str, str] | None = None) -> str:
     key = name.strip().lower()
     if key not in table:
         accepted = ", ".join(sorted(table))
-        raise ValueError(f"unknown class '{name}' (accepted: {accepted})")
+        raise ValueError(f"unknown class '{clip(name)}' (accepted: {clip(accepted, 400)})")
     value = table[key]
     if value not in CLASSES:
-        raise ValueError(f"synonym table maps '{name}' to '{value}', which is not one of {CLASSES}")
+        raise ValueError(f"synonym table maps '{clip(name)}' to '{clip(value)}', which is not one of {CLASSES}")
     return value
 
 
@@ -48,7 +54,7 @@ def normalise_level(text: str) -> str:
     """
     m = _LEVEL_RE.match(text.strip())
     if not m:
-        raise ValueError(f"unknown vertebral level '{text}' (expected e.g. T12, L1..L5, or 12, 1..5)")
+        raise ValueError(f"unknown vertebral level '{clip(text)}' (expected e.g. T12, L1..L5, or 12, 1..5)")
     region, num = (m.group("region") or "").upper(), int(m.group("num"))
     if not region:
         if 1 <= num <= 5:
@@ -56,8 +62,8 @@ def normalise_level(text: str) -> str:
         elif 6 <= num <= 12:
             region = "T"
         else:
-            raise ValueError(f"unknown vertebral level '{text}' (bare numbers: 1..5 = L1..L5, 6..12 = T6..T12)")
+            raise ValueError(f"unknown vertebral level '{clip(text)}' (bare numbers: 1..5 = L1..L5, 6..12 = T6..T12)")
     level = f"{region}{num}"
     if level not in LEVELS:
-        raise ValueError(f"unknown vertebral level '{text}' (expected one of {', '.join(LEVELS)})")
+        raise ValueError(f"unknown vertebral level '{clip(text)}' (expected one of {', '.join(LEVELS)})")
     return level

@@ -117,12 +117,14 @@ def test_bad_yolo(tmp_path):
     for content, pattern in [("0 0.5 0.5 0.1\n", r"row 1: expected 'class cx cy w h'"),
                              ("0 0.5 0.5 0.1 0.1\n0 0.5 x 0.1 0.1\n", r"row 2: non-numeric"),
                              ("2 0.5 0.5 0.1 0.1\n", r"row 1, field 'class': class index 2"),
-                             ("0 0.95 0.5 0.2 0.1\n", r"row 1: box .* outside")]:
+                             ("0 0.95 0.5 0.2 0.1\n", r"row 1: .* gives box .* outside")]:
         labels.write_text(content)
         with pytest.raises(InputError, match=re.escape(str(labels)) + ", " + pattern):
             read_yolo(labels, classes, (100, 100))
     classes.write_text("Acute\nKiwi\n")
-    with pytest.raises(InputError, match=r"classes.txt, row 2: unknown class 'Kiwi'"):
+    labels.write_text("0 0.5 0.5 0.1 0.1\n1 0.5 0.5 0.1 0.1\n")
+    with pytest.raises(InputError, match=re.escape(str(labels)) + r", row 2, field 'class': class index 1 is "
+                                         r"line 2 of .*classes.txt, 'Kiwi': unknown class 'Kiwi'"):
         read_yolo(labels, classes, (100, 100))
 
 
@@ -153,3 +155,82 @@ def test_bad_crop_names(tmp_path):
             parse_crop_filename(tmp_path / rel)
         assert str(info.value).startswith(str(tmp_path / rel)) and message in str(info.value)
     assert parse_crop_filename(tmp_path / "misc/7-x-y-Chronic-5-70-M.png", check_folder=False).id == "7-x-y"
+
+
+def _labelimg_yolo(folder, stem, size, boxes, class_list):
+    """Write ``stem.txt`` and ``classes.txt`` with LabelImg 1.8.6's own YOLO writer; size is (w, h)."""
+    from libs.yolo_io import YOLOWriter
+
+    writer = YOLOWriter(str(folder), stem, (size[1], size[0], 1))
+    for x0, y0, x1, y1, name in boxes:
+        writer.add_bnd_box(x0, y0, x1, y1, name, 0)
+    writer.save(class_list=list(class_list), target_file=str(folder / f"{stem}.txt"))
+    return folder / f"{stem}.txt", folder / "classes.txt"
+
+
+def _coords(box):
+    return (box.x0, box.y0, box.x1, box.y1)
+
+
+def test_yolo_edge_boxes_written_by_labelimg_are_clamped(tmp_path):
+    # 6 decimals: (cx + w/2) * 90 = 90.000045 for x 1..90; (cy + h/2) * 120 = 120.00006 for y 1..120;
+    # (cx - w/2) * 90 = -0.000045 for x 0..6
+    labels, classes = _labelimg_yolo(tmp_path, "edge", (90, 120), [(1, 1, 90, 120, "Acute-L1"),
+                                                                  (0, 10, 6, 20, "Chronic-L2")], [])
+    acute, chronic = read_yolo(labels, classes, (90, 120))
+    assert (acute.label, acute.level, acute.x1, acute.y1, chronic.label, chronic.x0) == \
+        ("acute", "L1", 90.0, 120.0, "chronic", 0.0)
+    assert _coords(acute) == pytest.approx((1, 1, 90, 120), abs=1e-3)
+    assert _coords(chronic) == pytest.approx((0, 10, 6, 20), abs=1e-3)
+
+
+def test_yolo_real_overshoot_shows_the_line_and_the_pixels(tmp_path):
+    classes = tmp_path / "classes.txt"
+    classes.write_text("Acute\n")
+    labels = tmp_path / "case.txt"
+    labels.write_text("0 0.5 0.5 0.1 0.1\n0 0.950000 0.500000 0.200000 0.100000\n")
+    with pytest.raises(InputError) as info:
+        read_yolo(labels, classes, (100, 100))
+    message = str(info.value)
+    assert message.startswith(f"{labels}, row 2: ")
+    assert "'0 0.950000 0.500000 0.200000 0.100000'" in message
+    assert "(85, 45, 105, 55)" in message and "outside the 100x100 image" in message
+    labels.write_text("0 0.5 0.5 1.02 0.1\n")          # 1 pixel over on each side: not rounding
+    with pytest.raises(InputError, match=r"\(-1, 45, 101, 55\)"):
+        read_yolo(labels, classes, (100, 100))
+
+
+LABELIMG_DEFAULTS = ["dog", "person", "cat", "tv", "car", "meatballs", "marinara sauce", "tomato soup",
+                     "chicken noodle soup", "french onion soup", "chicken breast", "ribs", "pulled pork",
+                     "hamburger", "cavity"]
+
+
+def test_yolo_labelimg_default_classes_are_ignored_unless_used(tmp_path):
+    labels, classes = _labelimg_yolo(tmp_path, "film", (100, 200), [(10, 20, 50, 80, "Acute-L1"),
+                                                                    (10, 100, 50, 150, "Pathologic-12")],
+                                     LABELIMG_DEFAULTS)
+    assert classes.read_text().splitlines()[:2] == ["dog", "person"]
+    acute, pathological = read_yolo(labels, classes, (100, 200))
+    assert (acute.label, acute.level, pathological.label, pathological.level) == ("acute", "L1", "pathological", "T12")
+    assert _coords(acute) + _coords(pathological) == pytest.approx((10, 20, 50, 80, 10, 100, 50, 150), abs=1e-3)
+    labels, classes = _labelimg_yolo(tmp_path, "film", (100, 200), [(10, 20, 50, 80, "person")],
+                                     LABELIMG_DEFAULTS)
+    with pytest.raises(InputError, match=r"row 1, field 'class': class index 1 is line 2 of .*'person'"):
+        read_yolo(labels, classes, (100, 200))
+
+
+def test_user_text_in_messages_is_bounded(tmp_path):
+    classes = tmp_path / "classes.txt"
+    classes.write_text("K" * 100_000 + "\n")
+    labels = tmp_path / "case.txt"
+    labels.write_text("0 0.5 0.5 0.1 0.1\n")
+    with pytest.raises(InputError) as info:
+        read_yolo(labels, classes, (100, 100))
+    assert len(str(info.value)) < 1000
+    labels.write_text("0 0.5 0.5 0.1 " + "9" * 100_000 + "x\n")
+    with pytest.raises(InputError, match="non-numeric") as info:
+        read_yolo(labels, classes, (100, 100))
+    assert len(str(info.value)) < 400
+    huge = dict(GOOD, name="Banana" * 20_000, x1="3" * 50_000 + "O")
+    assert len(_voc_error(tmp_path, huge)) < 1000
+    assert len(_voc_error(tmp_path, dict(GOOD, x1="3" * 50_000 + "O"))) < 400

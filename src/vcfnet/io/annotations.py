@@ -12,11 +12,12 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from vcfnet.errors import InputError
 from vcfnet.fileio import atomic_open
 from vcfnet.io.xmlsafe import MAX_XML_BYTES, parse_xml
-from vcfnet.labels import normalise_class, normalise_level
+from vcfnet.labels import clip, normalise_class, normalise_level
 
 _SEP = r"[\s_\-]+"
 _CLASS_LEVEL_RE = re.compile(rf"^(?P<cls>.+?){_SEP}(?P<lvl>[A-Za-z]?\d{{1,2}})$")
@@ -98,7 +99,7 @@ def read_voc(xml_path: str | Path, *, synonyms: dict[str, str] | None = None) ->
         raise InputError(xml_path, f"cannot read the file ({exc.strerror})") from None
     root = parse_xml(data, xml_path)   # DTDs, entities, oversize and malformed XML refused
     if root.tag != "annotation":
-        raise InputError(xml_path, f"expected a Pascal VOC <annotation> document, found <{root.tag}>")
+        raise InputError(xml_path, f"expected a Pascal VOC <annotation> document, found <{clip(root.tag)}>")
     filename = (root.findtext("filename") or "").strip()
     if not filename:
         raise InputError(xml_path, "no <filename>: cannot tell which image the boxes belong to",
@@ -121,7 +122,7 @@ def _voc_size(xml_path: Path, root: ET.Element) -> tuple[int | None, int | None]
         try:
             value = int(float(text))
         except ValueError:
-            raise InputError(xml_path, f"<size> {name} '{text}' is not a number", field=f"size/{name}") from None
+            raise InputError(xml_path, f"<size> {name} '{clip(text)}' is not a number", field=f"size/{name}") from None
         out.append(value if value > 0 else None)
     return out[0], out[1]
 
@@ -130,25 +131,26 @@ def _voc_box(xml_path: Path, index: int, total: int, obj: ET.Element, size: tupl
              synonyms: dict[str, str] | None) -> Box:
     where = f"object {index} of {total}"
     name = (obj.findtext("name") or "").strip()
+    shown = clip(name)
     try:
         label, level = parse_object_name(name, synonyms)
     except ValueError as exc:
         raise InputError(xml_path, f"{where}: {exc}", field="name") from None
     bndbox = obj.find("bndbox")
     if bndbox is None:
-        raise InputError(xml_path, f"{where} ('{name}') has no <bndbox>", field="bndbox")
+        raise InputError(xml_path, f"{where} ('{shown}') has no <bndbox>", field="bndbox")
     coords = []
     for key in _COORDS:
         text = (bndbox.findtext(key) or "").strip()
         try:
             coords.append(float(text))
         except ValueError:
-            raise InputError(xml_path, f"{where} ('{name}'): coordinate {key} = '{text}' is not a number",
+            raise InputError(xml_path, f"{where} ('{shown}'): coordinate {key} = '{clip(text)}' is not a number",
                              field=f"bndbox/{key}") from None
     box = Box(label, level, *coords)
     problem = box_problem(box, *size)
     if problem:
-        raise InputError(xml_path, f"{where} ('{name}'): {problem}", field="bndbox")
+        raise InputError(xml_path, f"{where} ('{shown}'): {problem}", field="bndbox")
     return box
 
 
@@ -177,43 +179,95 @@ def _finite(v: float) -> bool:
     return v == v and abs(v) != float("inf")
 
 
+class ClassLine(NamedTuple):
+    """One line of LabelImg's ``classes.txt``: its text, the (label, level) it names, or why it names none."""
+
+    name: str
+    label_level: tuple[str, str] | None
+    problem: str
+
+
+def read_classes(path: str | Path, synonyms: dict[str, str] | None = None) -> list[ClassLine]:
+    """LabelImg's ``classes.txt``, one entry per line (line i is YOLO class index i).
+
+    Lines that name no vcfnet class are kept with the reason, not refused: LabelImg writes its default
+    classes (dog, person, cat, ...) first, and only a box that uses such a line is an error.
+    """
+    path = Path(path)
+    lines = _read_lines(path)
+    while lines and not lines[-1].strip():
+        lines.pop()
+    out = []
+    for name in lines:
+        if not name.strip():
+            out.append(ClassLine(name, None, "a blank line"))
+            continue
+        try:
+            out.append(ClassLine(name, parse_object_name(name, synonyms), ""))
+        except ValueError as exc:
+            out.append(ClassLine(name, None, str(exc)))
+    return out
+
+
 def read_yolo(txt_path: str | Path, classes_txt: str | Path, image_size: tuple[int, int], *,
               synonyms: dict[str, str] | None = None) -> list[Box]:
     """Read LabelImg's YOLO format: lines ``class_index cx cy w h``, normalised to the image.
 
     Args:
         txt_path: the image's YOLO label file.
-        classes_txt: LabelImg's ``classes.txt``, one object name per line (``Acute-L1`` or ``Acute``).
+        classes_txt: LabelImg's ``classes.txt``, one object name per line (``Acute-L1`` or ``Acute``);
+            lines no box uses need not be vcfnet classes.
         image_size: (width, height) of the image in pixels.
+
+    Edges within one pixel outside the image are clamped to it: LabelImg writes 6 decimals, so an edge
+    box's ``(cx + w/2) * W`` can exceed ``W`` by a hair (LabelImg's own reader clamps too).
     """
-    txt_path = Path(txt_path)
-    names = _read_classes(Path(classes_txt), synonyms)
+    txt_path, classes_txt = Path(txt_path), Path(classes_txt)
+    classes = read_classes(classes_txt, synonyms)
     width, height = (int(v) for v in image_size)
     if width <= 0 or height <= 0:
         raise ValueError(f"image_size must be positive (width, height), got {image_size}")
     boxes = []
     for row, line in enumerate(_read_lines(txt_path), start=1):
-        if not line.strip():
-            continue
-        parts = line.split()
-        if len(parts) != 5:
-            raise InputError(txt_path, f"expected 'class cx cy w h' (5 fields), found {len(parts)}", row=row)
-        try:
-            index = int(parts[0])
-            cx, cy, w, h = (float(v) for v in parts[1:])
-        except ValueError:
-            raise InputError(txt_path, f"non-numeric field in '{line.strip()}'", row=row) from None
-        if not 0 <= index < len(names) or names[index] is None:
-            raise InputError(txt_path, f"class index {index} is not a class in {classes_txt} "
-                                       f"({len(names)} lines)", row=row, field="class")
-        label, level = names[index]
-        box = Box(label, level, (cx - w / 2) * width, (cy - h / 2) * height,
-                  (cx + w / 2) * width, (cy + h / 2) * height)
-        problem = box_problem(box, width, height)
-        if problem:
-            raise InputError(txt_path, problem, row=row)
-        boxes.append(box)
+        if line.strip():
+            boxes.append(_yolo_box(txt_path, row, line.strip(), classes_txt, classes, width, height))
     return boxes
+
+
+def _yolo_box(txt_path: Path, row: int, line: str, classes_txt: Path, classes: list[ClassLine],
+              width: int, height: int) -> Box:
+    parts = line.split()
+    if len(parts) != 5:
+        raise InputError(txt_path, f"expected 'class cx cy w h' (5 fields), found {len(parts)}", row=row)
+    try:
+        index = int(parts[0])
+        cx, cy, w, h = (float(v) for v in parts[1:])
+    except ValueError:
+        raise InputError(txt_path, f"non-numeric field in '{clip(line)}'", row=row) from None
+    if not 0 <= index < len(classes):
+        raise InputError(txt_path, f"class index {index} is not a class in {classes_txt} "
+                                   f"({len(classes)} lines)", row=row, field="class")
+    entry = classes[index]
+    if entry.label_level is None:
+        raise InputError(txt_path, f"class index {index} is line {index + 1} of {classes_txt}, "
+                                   f"'{clip(entry.name)}': {entry.problem}", row=row, field="class")
+    x0, x1 = (_clamp_edge(v, width) for v in ((cx - w / 2) * width, (cx + w / 2) * width))
+    y0, y1 = (_clamp_edge(v, height) for v in ((cy - h / 2) * height, (cy + h / 2) * height))
+    box = Box(*entry.label_level, x0, y0, x1, y1)
+    problem = box_problem(box, width, height)
+    if problem:
+        raise InputError(txt_path, f"'{clip(line)}' (class cx cy w h, fractions of the image) gives {problem}",
+                         row=row)
+    return box
+
+
+def _clamp_edge(value: float, size: int) -> float:
+    """Snap an edge less than one pixel outside ``[0, size]`` onto it (6-decimal rounding); keep others."""
+    if -1 < value < 0:
+        return 0.0
+    if size < value < size + 1:
+        return float(size)
+    return value
 
 
 def _read_lines(path: Path) -> list[str]:
@@ -221,23 +275,6 @@ def _read_lines(path: Path) -> list[str]:
         return path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(path, f"cannot read the file ({exc})") from None
-
-
-def _read_classes(path: Path, synonyms: dict[str, str] | None) -> list[tuple[str, str] | None]:
-    """classes.txt -> (label, level) per line index; blank lines map to None (an error if used)."""
-    lines = _read_lines(path)
-    while lines and not lines[-1].strip():
-        lines.pop()
-    out: list[tuple[str, str] | None] = []
-    for row, name in enumerate(lines, start=1):
-        if not name.strip():
-            out.append(None)
-            continue
-        try:
-            out.append(parse_object_name(name, synonyms))
-        except ValueError as exc:
-            raise InputError(path, str(exc), row=row) from None
-    return out
 
 
 def parse_crop_filename(path: str | Path, *, synonyms: dict[str, str] | None = None,
