@@ -2,7 +2,8 @@
 
 Kinds (``--kind auto`` picks by what the folder holds):
 - ``voc``: radiographs (DICOM by content, PNG/JPEG/TIFF) with LabelImg Pascal VOC ``.xml`` beside them;
-- ``yolo``: radiographs with LabelImg YOLO ``.txt`` files and a ``classes.txt``;
+- ``yolo``: radiographs with LabelImg YOLO ``.txt`` files; each ``.txt`` is read with the nearest
+  ``classes.txt`` (the one LabelImg saved beside it, else the closest parent folder's up to the root);
 - ``crops``: ready crops in the original authors' layout
   ``[split/]{Acute,Chronic,Pathologic}/{id}-{Class}-{level}-{age}-{sex}.png``.
 
@@ -18,7 +19,8 @@ from pathlib import Path
 
 from vcfnet.errors import InputError
 from vcfnet.io import Box, parse_crop_filename, read_voc
-from vcfnet.labels import normalise_class
+from vcfnet.io.annotations import read_classes
+from vcfnet.labels import clip, normalise_class
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +34,7 @@ class ImageItem:
     path: Path                          # the image file
     rel: str                            # its path relative to the source root (posix)
     boxes: list[Box] | None = None      # VOC boxes; None for a ready crop (the whole image)
-    yolo: tuple[Path, Path] | None = None   # (labels.txt, classes.txt): boxes made once the size is known
+    yolo: tuple[Path, Path] | None = None   # (labels.txt, its nearest classes.txt): boxes made once sized
     meta: dict = field(default_factory=dict)  # label/level/age/sex/raw patient from file names or metadata.csv
     annotation: Path | None = None      # the file the boxes came from, for messages
 
@@ -56,10 +58,11 @@ def discover(root: str | Path, *, kind: str = "auto", synonyms: dict | None = No
     finder = {"voc": _voc_items, "yolo": _yolo_items, "crops": _crop_items}[kind]
     found = finder(root, synonyms, skip_bad)
     if not found.items:
-        raise InputError(root, f"no usable {kind} images found (looked for "
-                         + {"voc": "radiographs with LabelImg .xml files",
-                            "yolo": "radiographs with LabelImg YOLO .txt files and classes.txt",
-                            "crops": "Acute/Chronic/Pathologic folders of crop images"}[kind] + ")")
+        looked = {"voc": "radiographs with LabelImg .xml files",
+                  "yolo": "radiographs with LabelImg YOLO .txt files and their classes.txt",
+                  "crops": "Acute/Chronic/Pathologic folders of crop images"}[kind]
+        why = f"; {skipped_summary(found.skipped)}" if found.skipped else ""
+        raise InputError(root, f"no usable {kind} images found (looked for {looked}){why}")
     _attach_metadata(root, found.items)
     log.info("%s: %d images (%s), %d skipped", root, len(found.items), kind, len(found.skipped))
     return found
@@ -68,12 +71,19 @@ def discover(root: str | Path, *, kind: str = "auto", synonyms: dict | None = No
 def detect_kind(root: Path, synonyms: dict | None = None) -> str:
     if any(_class_of_folder(d.name, synonyms) for d in _dirs_upto(root, 2)):
         return "crops"
+    voc = any(root.rglob("*.xml"))
     if (root / "classes.txt").is_file():
         return "yolo"
-    if any(root.rglob("*.xml")):
+    if any(root.rglob("classes.txt")):
+        if voc:
+            raise InputError(root, "holds both LabelImg .xml files (VOC) and YOLO classes.txt files in "
+                                   "subfolders: give --kind voc or --kind yolo")
+        return "yolo"
+    if voc:
         return "voc"
     raise InputError(root, "cannot tell what this folder holds: expected LabelImg .xml files (VOC), "
-                     "a classes.txt (YOLO), or Acute/Chronic/Pathologic crop folders")
+                     "LabelImg YOLO .txt files with the classes.txt beside them that LabelImg saves in "
+                     "each folder (YOLO), or Acute/Chronic/Pathologic crop folders")
 
 
 def _dirs_upto(root: Path, depth: int):
@@ -124,22 +134,56 @@ def _find_image(xml: Path, filename: str | None) -> Path:
         candidate = xml.with_suffix(suffix)
         if candidate.is_file():
             return candidate
-    raise InputError(xml, f"names image '{filename}', which is not in {xml.parent} "
+    raise InputError(xml, f"names image '{clip(filename)}', which is not in {xml.parent} "
                      f"(nor is an image named {xml.stem}.*)")
 
 
 def _yolo_items(root: Path, synonyms, skip_bad) -> Discovery:
-    classes = root / "classes.txt"
     items, skipped = [], []
+    nearest: dict[Path, Path | None] = {}    # folder -> its classes.txt (memo: one look per folder)
     for txt in sorted(root.rglob("*.txt")):
         if txt.name == "classes.txt":
             continue
         try:
+            classes = _nearest_classes(txt, root, nearest, synonyms)
             image = _find_image(txt, None)
             items.append(ImageItem(image, _rel(image, root), yolo=(txt, classes), annotation=txt))
         except InputError as exc:
             _handle(exc, skip_bad, skipped)
     return Discovery(items, skipped)
+
+
+def _nearest_classes(txt: Path, root: Path, memo: dict, synonyms) -> Path:
+    """The ``classes.txt`` beside ``txt``, else the closest parent's up to ``root``; noted once per file."""
+    folder = txt.parent
+    if folder not in memo:
+        up = folder
+        while not (up / "classes.txt").is_file() and up != root:
+            up = up.parent
+        found = up / "classes.txt" if (up / "classes.txt").is_file() else None
+        if found is not None and found not in memo.values():
+            _note_unknown_classes(found, synonyms)
+        memo[folder] = found
+    if memo[folder] is None:
+        raise InputError(txt, f"no classes.txt beside it or in a parent folder up to {root}: cannot tell "
+                              "which class each index names (LabelImg saves one in each folder it writes to)")
+    return memo[folder]
+
+
+def _note_unknown_classes(classes: Path, synonyms) -> None:
+    """LabelImg starts classes.txt with its own defaults (dog, person, ...): ignored unless a box uses one."""
+    unknown = [line.name.strip() for line in read_classes(classes, synonyms) if line.problem and line.name.strip()]
+    if unknown:
+        names = ", ".join(clip(n, 30) for n in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+        log.info("%s: %d lines are not vcfnet classes (%s); ignored unless a box uses one",
+                 classes, len(unknown), names)
+
+
+def skipped_summary(skipped: list[tuple[str, str]], limit: int = 3) -> str:
+    """One line saying why files were skipped: the first ``limit`` files and reasons, then a count."""
+    shown = "; ".join(f"{Path(f).name}: {clip(why, 200)}" for f, why in skipped[:limit])
+    more = f"; and {len(skipped) - limit} more" if len(skipped) > limit else ""
+    return f"{len(skipped)} file(s) skipped ({shown}{more})"
 
 
 def _crop_items(root: Path, synonyms, skip_bad) -> Discovery:
@@ -150,7 +194,7 @@ def _crop_items(root: Path, synonyms, skip_bad) -> Discovery:
             continue
         for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
             try:
-                name = parse_crop_filename(path)
+                name = parse_crop_filename(path, synonyms=synonyms)
                 meta = {"label": name.label, "level": name.level, "age": name.age, "sex": name.sex,
                         "raw_patient": name.id}
                 items.append(ImageItem(path, _rel(path, root), meta=meta, annotation=path))
