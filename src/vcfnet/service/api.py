@@ -165,15 +165,24 @@ async def model_card(request: Request):
              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
                  "schema": ReportRequest.model_json_schema(ref_template="#/components/schemas/{model}")}}}})
 async def report(request: Request, format: str = "html"):
-    from pydantic import ValidationError
-
-    from vcfnet.service.report import report_csv, report_html
+    """Validated and rendered in a worker thread: a large report must not stall the event loop."""
+    from starlette.concurrency import run_in_threadpool
 
     if format not in ("html", "csv"):
         raise APIError(422, f"format must be html or csv, got '{format[:20]}'")
     body = await with_timeout(request, _read_body(request))
+    state = request.app.state.vcf
+    limits = {"max_boxes": state.settings.max_boxes, "max_batch_images": state.settings.max_batch_images}
+    return await run_in_threadpool(_render_report, body, format, limits, state.templates.env)
+
+
+def _render_report(body: bytes, format: str, limits: dict, templates) -> Response:
+    from pydantic import ValidationError
+
+    from vcfnet.service.report import report_csv, report_html
+
     try:
-        data = ReportRequest.model_validate_json(body)
+        data = ReportRequest.model_validate_json(body, context=limits)
     except ValidationError as exc:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
@@ -181,8 +190,7 @@ async def report(request: Request, format: str = "html"):
     if format == "csv":
         return PlainTextResponse(report_csv(data), media_type="text/csv",
                                  headers={"Content-Disposition": 'attachment; filename="vcfnet-results.csv"'})
-    html = report_html(data, request.app.state.vcf.templates.env)
-    return Response(html, media_type="text/html", headers={
+    return Response(report_html(data, templates), media_type="text/html", headers={
         "Content-Disposition": 'attachment; filename="vcfnet-report.html"',
         "Content-Security-Policy": "default-src 'none'; img-src data:; style-src 'unsafe-inline'"})
 

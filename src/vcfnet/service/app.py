@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from fastapi import FastAPI, Request
+from starlette.requests import ClientDisconnect
 
 from vcfnet.errors import VcfnetError
-from vcfnet.service.errors import APIError, install_error_handlers
+from vcfnet.service.errors import APIError, error_response, install_error_handlers, internal_error
 from vcfnet.service.security import RateLimiter, SessionSigner, TokenStore
 from vcfnet.service.settings import Settings, settings_from_json
 
@@ -128,7 +129,14 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
         rid = uuid.uuid4().hex[:12]
         request.state.request_id = rid
         start = time.perf_counter()
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except ClientDisconnect:    # the client went away mid-upload: nobody to answer, nothing broke
+            log.info("request %s %s %s: client disconnected before the body was complete", rid,
+                     request.method, request.url.path)
+            response = error_response(400, "client disconnected before the body was complete")
+        except Exception as exc:    # here, not in Starlette's outer handler, so the 500 gets the headers
+            response = internal_error(request, exc)
         response.headers["X-Request-ID"] = rid
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"

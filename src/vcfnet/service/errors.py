@@ -17,7 +17,16 @@ log = logging.getLogger("vcfnet.service")
 
 _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
           405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type",
-          422: "invalid_input", 429: "rate_limited", 500: "internal_error", 504: "timeout"}
+          422: "invalid_input", 429: "rate_limited", 500: "internal_error", 503: "busy", 504: "timeout"}
+#: Messages quote user text (a class name, a JSON value); past this many characters it is cut.
+MAX_MESSAGE_CHARS = 400
+
+
+def bounded(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` cut to about ``limit`` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit} more characters not shown)"
 
 
 class APIError(Exception):
@@ -38,7 +47,7 @@ def error_body(code: str, message: str) -> dict:
 
 def error_response(status: int, message: str, *, code: str | None = None,
                    headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(error_body(code or _CODES.get(status, "error"), message), status_code=status,
+    return JSONResponse(error_body(code or _CODES.get(status, "error"), bounded(message)), status_code=status,
                         headers=headers)
 
 
@@ -53,6 +62,7 @@ ERROR_RESPONSES = {
         (415, "Not a radiograph (expected DICOM, PNG, JPEG or TIFF) or not multipart/form-data"),
         (422, "Invalid boxes (outside the image, zero area, bad JSON), naming the box"),
         (429, "Rate limit per token exceeded; see Retry-After"),
+        (503, "The inference threads are still finishing requests that timed out; see Retry-After"),
         (504, "The request took longer than the configured timeout"),
     ]}
 
@@ -73,7 +83,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception):
-        rid = getattr(request.state, "request_id", "-")
-        log.error("request %s failed with an internal error", rid, exc_info=exc)
-        return error_response(500, f"internal error (request id {rid}); the input was not the cause "
-                                   f"the service could identify")
+        return internal_error(request, exc)
+
+
+def internal_error(request: Request, exc: BaseException) -> JSONResponse:
+    """A bug: logged once with its traceback under the request id, answered with a bare 500."""
+    rid = getattr(request.state, "request_id", "-")
+    log.error("request %s failed with an internal error", rid, exc_info=exc)
+    return error_response(500, f"internal error (request id {rid}); the input was not the cause "
+                               f"the service could identify")

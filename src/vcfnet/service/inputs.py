@@ -171,7 +171,11 @@ def _one_box(item: Any, where: str) -> tuple[float, float, float, float]:
             isinstance(v, (int, float)) and not isinstance(v, bool) for v in item):
         raise APIError(422, f"{where}: expected four numbers [x0, y0, x1, y1] (pixels), got "
                             f"{json.dumps(item)[:80]}")
-    return tuple(float(v) for v in item)  # type: ignore[return-value]
+    try:
+        return tuple(float(v) for v in item)  # type: ignore[return-value]
+    except OverflowError:   # an integer with hundreds of digits
+        raise APIError(422, f"{where}: a coordinate is too large to be a pixel position; expected "
+                            f"[x0, y0, x1, y1] in pixels of the image") from None
 
 
 def parse_boxes_xml(path: Path, name: str) -> list[BoxSpec]:

@@ -8,6 +8,13 @@ import io
 from vcfnet.service.schemas import ReportRequest
 
 CSV_COLUMNS = ("image", "box", "x0", "y0", "x1", "y1", "annotated_label", "annotated_level")
+#: A cell starting with one of these is a formula to Excel / LibreOffice (``=HYPERLINK(...)``).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def text_cell(value: str) -> str:
+    """``value`` safe to open in a spreadsheet: a leading formula character is quoted with ``'``."""
+    return f"'{value}" if value.startswith(FORMULA_PREFIXES) else value
 
 
 def report_csv(report: ReportRequest) -> str:
@@ -18,9 +25,9 @@ def report_csv(report: ReportRequest) -> str:
         for box in image.boxes:
             ann = box.annotation
             writer.writerow([image.index, box.index, *(f"{v:g}" for v in box.box),
-                             ann.label if ann else "", ann.level if ann else "",
+                             text_cell(ann.label) if ann else "", text_cell(ann.level) if ann else "",
                              *(f"{box.probabilities.get(c, float('nan')):.4f}" for c in report.classes),
-                             box.predicted, report.model.version])
+                             text_cell(box.predicted), text_cell(report.model.version)])
     return buf.getvalue()
 
 
@@ -28,4 +35,6 @@ def report_html(report: ReportRequest, templates) -> str:
     """The one-page report, rendered from ``templates/report.html`` (self-contained, no external URLs)."""
     template = templates.get_template("report.html")
     generated = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return template.render(report=report, images=report.all_images(), generated=generated)
+    images = report.all_images()
+    annotated = [any(box.annotation for box in image.boxes) for image in images]   # once, not per row
+    return template.render(report=report, images=images, annotated=annotated, generated=generated)

@@ -1,11 +1,22 @@
 """Response and report bodies of the JSON API (pydantic models, shown in the OpenAPI schema)."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Annotated, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 _B64 = r"^[A-Za-z0-9+/]*={0,2}$"
+#: Pixel coordinates: finite and within what a 50-megapixel image can have (a 400-digit number is not one).
+Coordinate = Annotated[float, Field(allow_inf_nan=False, ge=-1e9, le=1e9)]
+Probability = Annotated[float, Field(allow_inf_nan=False, ge=0.0, le=1.0)]
+
+
+def _at_most(items, info: ValidationInfo, setting: str, what: str):
+    """Refuse a list longer than the service's ``setting`` (passed as validation context) before validating it."""
+    limit = (info.context or {}).get(setting)
+    if limit is not None and isinstance(items, list) and len(items) > limit:
+        raise ValueError(f"{len(items)} {what}, more than this service produces (setting {setting} = {limit})")
+    return items
 
 
 class ModelInfo(BaseModel):
@@ -23,9 +34,9 @@ class Annotation(BaseModel):
 
 class BoxResult(BaseModel):
     index: int = Field(description="1-based box number, in the order sent")
-    box: list[float] = Field(min_length=4, max_length=4, description="[x0, y0, x1, y1] pixel edges")
+    box: list[Coordinate] = Field(min_length=4, max_length=4, description="[x0, y0, x1, y1] pixel edges")
     annotation: Optional[Annotation] = None
-    probabilities: dict[str, float]
+    probabilities: dict[str, Probability]
     predicted: str
     heatmap_png: Optional[str] = Field(None, pattern=_B64, description="Grad-CAM overlay of the box, base64 PNG")
     crop_png: Optional[str] = Field(None, pattern=_B64, description="the box region without overlay, base64 PNG")
@@ -37,6 +48,11 @@ class ImageResult(BaseModel):
     height: int
     meta: dict[str, object] = Field(default_factory=dict, description="de-identified acquisition metadata")
     boxes: list[BoxResult]
+
+    @field_validator("boxes", mode="before")
+    @classmethod
+    def _bounded(cls, boxes, info: ValidationInfo):
+        return _at_most(boxes, info, "max_boxes", "boxes")
 
 
 class _Envelope(BaseModel):
@@ -62,10 +78,21 @@ class ReportRequest(_Envelope):
     image: Optional[ImageResult] = None
     images: Optional[list[ImageResult]] = None
 
+    @field_validator("images", mode="before")
+    @classmethod
+    def _bounded(cls, images, info: ValidationInfo):
+        return _at_most(images, info, "max_batch_images", "images")
+
     @model_validator(mode="after")
     def _one_of(self):
         if (self.image is None) == (self.images is None):
             raise ValueError("send a predict response (with 'image') or a batch response (with 'images')")
+        for image in self.all_images():
+            for box in image.boxes:
+                missing = [c for c in self.classes if c not in box.probabilities]
+                if missing:
+                    raise ValueError(f"image {image.index}, box {box.index}: no probability for class "
+                                     f"'{missing[0]}' (classes: {', '.join(self.classes)})")
         return self
 
     def all_images(self) -> list[ImageResult]:
