@@ -90,3 +90,28 @@ def test_voc_of_another_image_is_refused(blob_checkpoint, tmp_path, capsys):
     write_voc(other, "other.png", 500, 400, [Box("acute", "L1", 10, 10, 50, 50)])
     code, _, stderr = _run(capsys, "predict", blob_checkpoint, png, "--boxes-xml", other)
     assert code == 2 and "500x400" in stderr
+
+
+@pytest.mark.parametrize("form", ["list", "repeated"])
+def test_boxes_xml_list_form_as_in_the_readme(blob_checkpoint, tmp_path, capsys, form):
+    from vcfnet.io import Box, write_voc
+
+    a_png, a_xml = write_toy_radiograph(tmp_path, name="a")
+    b_png, b_xml = write_toy_radiograph(tmp_path, name="b", seed=1)
+    write_voc(b_xml, b_png.name, 240, 200, [Box("chronic", "L2", *TOY_BOXES[1])])   # one box only
+    xml_args = ["--boxes-xml", a_xml, b_xml] if form == "list" else ["--boxes-xml", a_xml, "--boxes-xml", b_xml]
+    out = tmp_path / "answers.json"
+    # README: vcfnet predict runs/r18/best a.dcm b.png --boxes-xml a.xml b.xml --out answers.json
+    code, stdout, stderr = _run(capsys, "predict", blob_checkpoint, a_png, b_png, *xml_args, "--out", out)
+    assert code == 0, stderr
+    rows = json.loads(out.read_text())
+    assert [(r["image"], r["box"], r["file"]) for r in rows] == [(1, 1, str(a_png)), (1, 2, str(a_png)),
+                                                                 (1, 3, str(a_png)), (2, 1, str(b_png))]
+    assert rows[3]["reference"] == "chronic" and rows[3]["predicted"] == "chronic"
+
+
+def test_boxes_xml_count_must_match_in_the_list_form(blob_checkpoint, tmp_path, capsys):
+    a_png, a_xml = write_toy_radiograph(tmp_path, name="a")
+    b_png, _ = write_toy_radiograph(tmp_path, name="b", seed=1)
+    code, _, stderr = _run(capsys, "predict", blob_checkpoint, a_png, b_png, "--boxes-xml", a_xml, a_xml, a_xml)
+    assert code == 2 and "2 FILES but 3 --boxes-xml" in stderr and len(stderr.strip().splitlines()) == 1

@@ -2,6 +2,7 @@
 
     vcfnet predict RUN/best --study STUDY --out predictions.csv
     vcfnet predict RUN/best film.dcm --boxes-xml film.xml --gradcam heatmaps/
+    vcfnet predict RUN/best a.dcm b.png --boxes-xml a.xml b.xml --out answers.json
     vcfnet predict RUN/best film.png --box 120,340,260,450 --box 118,460,255,570 --out answers.json
 
 Nothing is written until every input has been read and predicted, so a bad file leaves no partial
@@ -32,7 +33,8 @@ def predict(
                                             "(default predictions.csv); .json or .csv for files."),
     boxes_xml: Optional[list[Path]] = typer.Option(None, "--boxes-xml",
                                                    help="LabelImg (Pascal VOC) XML with the boxes, one "
-                                                        "per FILE, in the same order."),
+                                                        "per FILE, in the same order: --boxes-xml a.xml "
+                                                        "b.xml, or the flag repeated."),
     box: Optional[list[str]] = typer.Option(None, "--box", help="x0,y0,x1,y1 in pixels (repeat for "
                                                                 "several boxes; one FILE only)."),
     gradcam: Optional[Path] = typer.Option(None, "--gradcam", help="Write Grad-CAM overlays (PNG) here."),
@@ -40,7 +42,7 @@ def predict(
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Crops per forward pass."),
 ) -> None:
     """Predict acute / chronic / pathological for a study's ROIs or for boxes on radiographs."""
-    files = list(files or [])
+    files, boxes_xml = _xml_list_form(list(files or []), list(boxes_xml or []))
     if (study is None) == (not files):
         raise VcfnetError("give either --study STUDY or one or more radiograph FILES (not both)")
     if study is not None and (boxes_xml or box):
@@ -52,6 +54,18 @@ def predict(
         _predict_study(predictor, study, split, out or Path("predictions.csv"), gradcam)
     else:
         _predict_files(predictor, files, _boxes_for(files, boxes_xml or [], box or []), out, gradcam)
+
+
+def _xml_list_form(files: list[Path], xmls: list[Path]) -> tuple[list[Path], list[Path]]:
+    """``--boxes-xml a.xml b.xml``: an option takes one value, so ``b.xml`` arrives among FILES.
+
+    With ``--boxes-xml`` given, FILES ending in ``.xml`` are annotations, not radiographs: they join the
+    XML list in the order given (``--boxes-xml`` values first, as they come first on the line).
+    """
+    if not xmls:
+        return files, xmls
+    stray = [f for f in files if f.suffix.lower() == ".xml"]
+    return [f for f in files if f.suffix.lower() != ".xml"], xmls + stray
 
 
 # ---- a study ------------------------------------------------------------------------------------
