@@ -38,26 +38,27 @@ def _opts(**kw):
     return IngestOptions(**{"site": "site1", "cohort": "development", "size": 32, "workers": 1, **kw})
 
 
-def _labels(study: Path) -> dict[str, tuple[str, str]]:
+def _labels(study: Path) -> dict[int, tuple[str, str]]:
+    """(label, level) by box x0: each test image has its own x0 (the study names images by pseudonym)."""
     table = load_table(study)
-    return {Path(img).stem: (lab, lvl) for img, lab, lvl in zip(table["image"], table["label"], table["level"])}
+    return {round(float(x0)): (lab, lvl) for x0, lab, lvl in zip(table["x0"], table["label"], table["level"])}
 
 
 def test_each_folder_uses_its_own_classes_txt(tmp_path):
     src = tmp_path / "yolo"
     labelimg_yolo(src, "day1", [(20, 30, 70, 60, "Acute-L1")])
-    labelimg_yolo(src / "day2", "day2", [(20, 30, 70, 60, "Chronic-L3")])       # index 0 here too
-    labelimg_yolo(src / "day3", "day3", [(20, 30, 70, 60, "Pathologic-L4")])
+    labelimg_yolo(src / "day2", "day2", [(21, 30, 70, 60, "Chronic-L3")])       # index 0 here too
+    labelimg_yolo(src / "day3", "day3", [(22, 30, 70, 60, "Pathologic-L4")])
     (src / "day3" / "late").mkdir()
-    for suffix in (".png", ".txt"):      # no classes.txt beside: the closest parent's (day3/)
-        (src / "day3" / "late" / f"late{suffix}").write_bytes((src / "day3" / f"day3{suffix}").read_bytes())
+    (src / "day3" / "late" / "late.png").write_bytes((src / "day3" / "day3.png").read_bytes())
+    (src / "day3" / "late" / "late.txt").write_text(f"0 {(23 + 70) / 2 / W} 0.375 {47 / W} 0.25\n")
     found = discover(src)
     assert {it.rel: it.yolo[1].relative_to(src).as_posix() for it in found.items} == {
         "day1.png": "classes.txt", "day2/day2.png": "day2/classes.txt", "day3/day3.png": "day3/classes.txt",
         "day3/late/late.png": "day3/classes.txt"}
     ingest(src, tmp_path / "study", _opts())
-    assert _labels(tmp_path / "study") == {"day1": ("acute", "L1"), "day2": ("chronic", "L3"),
-                                           "day3": ("pathological", "L4"), "late": ("pathological", "L4")}
+    assert _labels(tmp_path / "study") == {20: ("acute", "L1"), 21: ("chronic", "L3"),
+                                           22: ("pathological", "L4"), 23: ("pathological", "L4")}
 
 
 def test_subfolders_only_is_yolo_and_a_txt_without_classes_is_refused(tmp_path):
@@ -97,15 +98,15 @@ def test_cannot_tell_hint_does_not_ask_for_one_root_list(tmp_path):
 
 def test_labelimg_default_classes_are_noted_once_per_file(tmp_path, caplog):
     src = tmp_path / "yolo"
-    for stem in ("a", "b"):
-        labelimg_yolo(src, stem, [(20, 30, 70, 60, "Acute-L1")], LABELIMG_DEFAULTS)
+    for x0, stem in ((20, "a"), (21, "b")):
+        labelimg_yolo(src, stem, [(x0, 30, 70, 60, "Acute-L1")], LABELIMG_DEFAULTS)
     with caplog.at_level(logging.INFO, logger="vcfnet.study.sources"):
         found = discover(src)
     assert len(found.items) == 2
     notes = [r.getMessage() for r in caplog.records if "not vcfnet classes" in r.getMessage()]
     assert len(notes) == 1 and "dog" in notes[0] and "15 lines" in notes[0]
     ingest(src, tmp_path / "study", _opts())
-    assert _labels(tmp_path / "study") == {"a": ("acute", "L1"), "b": ("acute", "L1")}
+    assert _labels(tmp_path / "study") == {20: ("acute", "L1"), 21: ("acute", "L1")}
 
 
 def test_edge_boxes_accepted_and_skip_bad_skips_only_the_bad_file(tmp_path):
@@ -119,11 +120,11 @@ def test_edge_boxes_accepted_and_skip_bad_skips_only_the_bad_file(tmp_path):
     assert str(bad) in str(info.value) and "0.950000" in str(info.value) and "(76.5, 54, 94.5, 66)" in str(info.value)
     report = ingest(src, tmp_path / "study", _opts(skip_bad=True))
     assert report.rois == 2
-    assert set(_labels(tmp_path / "study")) == {"edge", "good"}
-    assert load_table(tmp_path / "study").query("image.str.contains('edge')")[["x1", "y1"]].astype(float) \
-        .values.tolist() == [[W, H]]
+    table = load_table(tmp_path / "study").sort_values("x0")
+    assert table[["x0", "x1", "y1"]].astype(float).round(3).values.tolist() == [[1, W, H], [20, 70, 60]]
+    assert [Path(f).name for f, _ in report.skipped] == ["bad.txt"]
     skipped = pd.read_csv(tmp_path / "study" / "skipped.csv")
-    assert skipped["file"].tolist() == [str(bad)] and "outside the 90x120 image" in skipped["reason"][0]
+    assert len(skipped) == 1 and "outside the 90x120 image" in skipped["reason"][0]
 
 
 def test_voc_and_subfolder_yolo_together_ask_for_kind(tmp_path):
