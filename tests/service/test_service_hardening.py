@@ -196,3 +196,60 @@ def test_csv_neutralises_formula_prefixes(client):
     row = dict(zip(*csv.reader(r.text.splitlines())))
     assert (row["annotated_label"], row["annotated_level"], row["predicted"]) == \
         ("'=HYPERLINK(\"http://x\")", "'@L1", "'+acute")
+
+
+def test_two_instances_share_rate_limits_and_sessions(make_client, tmp_path):
+    """Two apps on one state folder stand for two uvicorn workers: one limit, one set of sessions."""
+    from vcfnet.service.security import TokenStore
+
+    store = TokenStore(tmp_path / "tokens.json")
+    token = {"Authorization": f"Bearer {store.create('alice')}"}
+    shared = dict(tokens_file=store.path, rate_limit=4, state_dir=tmp_path / "state", session_secret="s" * 32,
+                  login_user="reader", login_password_hash=hash_password("correct horse"))
+    one, two = make_client(**shared), make_client(**shared)
+    codes = [c.get("/api/v1/model", headers=token).status_code for c in (one, two, one, two, one)]
+    assert codes == [200, 200, 200, 200, 429]
+    assert (tmp_path / "state" / "service.sqlite3").stat().st_mode & 0o777 == 0o600
+    one.post("/login", data={"username": "reader", "password": "correct horse"}, follow_redirects=False)
+    two.cookies.set("vcfnet_session", one.cookies["vcfnet_session"])
+    assert two.get("/", follow_redirects=False).status_code == 200          # signed in on the other worker
+    one.post("/logout", follow_redirects=False)
+    assert two.get("/", follow_redirects=False).status_code == 303          # and signed out there too
+
+
+def test_slow_request_headers_are_cut_off(monkeypatch):
+    import asyncio
+    import socket
+
+    import uvicorn
+
+    from vcfnet.commands.serve import HEADER_TIMEOUT_PROTOCOL
+    from vcfnet.service.protocol import HeaderTimeoutProtocol
+
+    async def app(scope, receive, send):
+        if scope["type"] == "http":
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+            await send({"type": "http.response.body", "body": b"ok"})
+    monkeypatch.setattr(HeaderTimeoutProtocol, "header_timeout_s", 0.5)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, http=HEADER_TIMEOUT_PROTOCOL, lifespan="off", log_level="warning",
+                                           timeout_keep_alive=30))
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        with socket.create_connection(sock.getsockname(), timeout=10) as c:
+            c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = b""
+            while not answer.endswith(b"ok"):
+                answer += c.recv(1000)
+            assert answer.startswith(b"HTTP/1.1 200")
+            c.sendall(b"GET / HTTP/1.1\r\nX-Slow: ")          # the next request never finishes its headers
+            start = time.monotonic()
+            assert c.recv(1000) == b""                          # closed by the server...
+            assert time.monotonic() - start < 5                 # ...well before keep-alive's 30 s
+    finally:
+        server.should_exit = True
+        thread.join(10)

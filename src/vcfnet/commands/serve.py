@@ -7,9 +7,12 @@
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -18,6 +21,8 @@ import typer
 from vcfnet.errors import VcfnetError
 
 log = logging.getLogger(__name__)
+HEADER_TIMEOUT_PROTOCOL = "vcfnet.service.protocol:HeaderTimeoutProtocol"   # uvicorn has no header timeout
+MAX_HEADER_BYTES = 64 * 1024
 
 serve_app = typer.Typer(help="Run the diagnosis web service, or manage its API tokens.",
                         invoke_without_command=True, no_args_is_help=False)
@@ -95,11 +100,27 @@ def run_server(settings) -> None:
     settings.checkpoint = settings.checkpoint.resolve()
     if settings.login_enabled and not settings.session_secret:
         settings.session_secret = secrets.token_hex(32)   # shared by this start's workers only
-    os.environ[SETTINGS_ENV] = settings.to_json()
-    log.info("serving on http://%s:%d with %d worker(s)", settings.host, settings.port, settings.workers)
-    uvicorn.run("vcfnet.service.app:app_from_env", factory=True, host=settings.host, port=settings.port,
-                workers=settings.workers, log_config=_log_config(settings.log_level), access_log=False,
-                server_header=False, timeout_keep_alive=5, timeout_graceful_shutdown=10)
+    with _state_dir(settings):
+        os.environ[SETTINGS_ENV] = settings.to_json()
+        log.info("serving on http://%s:%d with %d worker(s)", settings.host, settings.port, settings.workers)
+        uvicorn.run("vcfnet.service.app:app_from_env", factory=True, host=settings.host, port=settings.port,
+                    workers=settings.workers, log_config=_log_config(settings.log_level), access_log=False,
+                    server_header=False, http=HEADER_TIMEOUT_PROTOCOL, h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+                    timeout_keep_alive=5, timeout_graceful_shutdown=10)
+
+
+@contextlib.contextmanager
+def _state_dir(settings):
+    """The workers' shared state folder: ``state_dir``, else a private one for this start only."""
+    if settings.state_dir is not None:
+        yield settings.state_dir
+        return
+    folder = Path(tempfile.mkdtemp(prefix="vcfnet-state-"))
+    settings.state_dir = folder
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _store(tokens_file: Optional[Path], config: Optional[Path]):

@@ -27,10 +27,12 @@ from vcfnet.errors import VcfnetError
 from vcfnet.service.errors import APIError, error_response, install_error_handlers, internal_error
 from vcfnet.service.security import RateLimiter, SessionSigner, TokenStore
 from vcfnet.service.settings import Settings, settings_from_json
+from vcfnet.service.store import SharedStore
 
 log = logging.getLogger("vcfnet.service")
 HERE = Path(__file__).resolve().parent
 SETTINGS_ENV = "VCFNET_SERVE_SETTINGS"
+STATE_FILE = "service.sqlite3"
 CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
@@ -42,6 +44,7 @@ class ServiceState:
     settings: Settings
     predictor: Any
     tokens: TokenStore | None
+    store: SharedStore
     limiter: RateLimiter
     signer: SessionSigner
     templates: Any
@@ -94,10 +97,12 @@ def create_app(settings: Settings, *, predictor: Any = None) -> FastAPI:
     settings.check()
     predictor = predictor if predictor is not None else _load_predictor(settings)
     executor = concurrent.futures.ThreadPoolExecutor(settings.inference_threads, thread_name_prefix="vcfnet-infer")
+    # one file for all worker processes (vcfnet serve always names one); else this process only
+    store = SharedStore(settings.state_dir / STATE_FILE if settings.state_dir else None)
     state = ServiceState(
         settings=settings, predictor=predictor,
         tokens=TokenStore(settings.tokens_file) if settings.tokens_file else None,
-        limiter=RateLimiter(settings.rate_limit),
+        store=store, limiter=RateLimiter(settings.rate_limit, store=store),
         signer=SessionSigner(settings.session_secret or secrets.token_hex(32), settings.session_max_age_s),
         templates=Jinja2Templates(directory=str(HERE / "templates")), executor=executor,
         model=model_info(predictor.card), limits=limits_text(predictor.card))
@@ -106,6 +111,7 @@ def create_app(settings: Settings, *, predictor: Any = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         yield
         executor.shutdown(wait=False, cancel_futures=True)
+        store.close()
 
     app = FastAPI(title="vcfnet diagnosis service", version=state.model["version"], lifespan=lifespan,
                   docs_url=None, redoc_url=None,   # their pages load Swagger UI from a CDN; /docs is ours
@@ -170,4 +176,8 @@ def app_from_env() -> FastAPI:
     text = os.environ.get(SETTINGS_ENV)
     if not text:
         raise VcfnetError(f"{SETTINGS_ENV} is not set; start the service with `vcfnet serve`")
-    return create_app(settings_from_json(text))
+    from vcfnet.service.protocol import HeaderTimeoutProtocol
+
+    settings = settings_from_json(text)
+    HeaderTimeoutProtocol.header_timeout_s = settings.header_timeout_s   # this worker's connections
+    return create_app(settings)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from vcfnet.service.errors import APIError
 from vcfnet.service.security import Session
@@ -16,14 +17,19 @@ SESSION_COOKIE = "vcfnet_session"
 CSRF_HEADER = "x-csrf-token"
 
 
-def current_session(request: Request) -> Session | None:
+async def current_session(request: Request) -> Session | None:
+    """The signed-in session: a validly signed cookie whose record is still open in the shared store."""
     state = request.app.state.vcf
     if not state.settings.login_enabled:
         return None
-    return state.signer.loads(request.cookies.get(SESSION_COOKIE))
+    session = state.signer.loads(request.cookies.get(SESSION_COOKIE))
+    if session is None or not session.sid:
+        return None
+    record = await run_in_threadpool(state.store.session, session.sid)   # SQLite may wait on a writer
+    return session if record == (session.user, session.csrf) else None
 
 
-def _identify(request: Request) -> str:
+async def _identify(request: Request) -> str:
     state = request.app.state.vcf
     header = request.headers.get("authorization")
     if header and state.tokens is not None:     # without a tokens file, a Bearer header means nothing
@@ -33,7 +39,7 @@ def _identify(request: Request) -> str:
             raise APIError(401, "invalid API token (expected 'Authorization: Bearer vcfnet_...' with a token "
                                 "from `vcfnet serve token create NAME`)", headers={"WWW-Authenticate": "Bearer"})
         return f"token:{name}"
-    session = current_session(request)
+    session = await current_session(request)
     if session is not None:
         if request.method not in ("GET", "HEAD") and request.headers.get(CSRF_HEADER) != session.csrf:
             raise APIError(403, "missing or wrong X-CSRF-Token header for a signed-in page request")
@@ -45,8 +51,8 @@ def _identify(request: Request) -> str:
                    headers={"WWW-Authenticate": "Bearer"})
 
 
-def rate_limit(request: Request, key: str) -> None:
-    wait = request.app.state.vcf.limiter.hit(key)
+async def rate_limit(request: Request, key: str) -> None:
+    wait = await run_in_threadpool(request.app.state.vcf.limiter.hit, key)
     if wait > 0:
         limit = request.app.state.vcf.settings.rate_limit
         raise APIError(429, f"rate limit of {limit} requests per minute exceeded; retry in "
@@ -55,7 +61,7 @@ def rate_limit(request: Request, key: str) -> None:
 
 async def authorize(request: Request) -> str:
     """FastAPI dependency: the caller's key (``token:NAME``, ``user:NAME`` or ``client:IP``)."""
-    key = _identify(request)
-    rate_limit(request, key)
+    key = await _identify(request)
+    await rate_limit(request, key)
     request.state.client_key = key
     return key

@@ -6,6 +6,7 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from starlette.concurrency import run_in_threadpool
 
 from vcfnet.service.auth import SESSION_COOKIE, current_session, rate_limit
 from vcfnet.service.errors import APIError
@@ -15,9 +16,9 @@ router = APIRouter(include_in_schema=False)
 MAX_LOGIN_BODY = 4096
 
 
-def _page(request: Request, name: str, **context) -> HTMLResponse:
+async def _page(request: Request, name: str, **context) -> HTMLResponse:
     state = request.app.state.vcf
-    session = current_session(request)
+    session = await current_session(request)
     if state.settings.login_enabled and session is None:
         return RedirectResponse("/login", status_code=303)
     auth = "session" if session else ("token" if state.settings.auth_required else "none")
@@ -29,14 +30,14 @@ def _page(request: Request, name: str, **context) -> HTMLResponse:
 
 @router.get("/", response_class=HTMLResponse)
 async def index(request: Request):
-    return _page(request, "index.html")
+    return await _page(request, "index.html")
 
 
 @router.get("/model", response_class=HTMLResponse)
 async def model_page(request: Request):
     card = request.app.state.vcf.predictor.card
     sections, details = card_sections(card)
-    return _page(request, "model.html", card=card, sections=sections, details=details)
+    return await _page(request, "model.html", card=card, sections=sections, details=details)
 
 
 _TITLES = {"training_data": "Training data", "data": "Training data", "metrics_by_cohort": "Metrics per cohort",
@@ -65,7 +66,7 @@ def card_sections(card: dict) -> tuple[list[tuple[str, object]], dict]:
 async def api_docs(request: Request):
     """The API reference, rendered here from the OpenAPI schema (no CDN-hosted Swagger UI)."""
     spec = request.app.openapi()
-    return _page(request, "api.html", endpoints=api_endpoints(spec), spec_title=spec["info"]["title"])
+    return await _page(request, "api.html", endpoints=api_endpoints(spec), spec_title=spec["info"]["title"])
 
 
 def api_endpoints(spec: dict) -> list[dict]:
@@ -110,7 +111,7 @@ async def login(request: Request):
     settings = state.settings
     if not settings.login_enabled:
         raise APIError(404, "login is not configured on this server")
-    rate_limit(request, f"login:{request.client.host if request.client else '-'}")
+    await rate_limit(request, f"login:{request.client.host if request.client else '-'}")
     body = b""
     async for chunk in request.stream():
         body += chunk
@@ -120,11 +121,14 @@ async def login(request: Request):
     user = (fields.get("username") or [""])[0]
     password = (fields.get("password") or [""])[0]
     ok = secrets.compare_digest(user.encode(), settings.login_user.encode())
-    ok = verify_password(password, settings.login_password_hash) and ok
+    # scrypt costs ~50 ms of CPU and 16 MB: in a worker thread, never on the event loop
+    ok = await run_in_threadpool(verify_password, password, settings.login_password_hash) and ok
     if not ok:
         return RedirectResponse("/login?failed=1", status_code=303)
     response = RedirectResponse("/", status_code=303)
-    cookie = state.signer.dumps(Session(user=user, csrf=secrets.token_urlsafe(24)))
+    csrf = secrets.token_urlsafe(24)
+    sid = await run_in_threadpool(state.store.open_session, user, csrf, max_age_s=settings.session_max_age_s)
+    cookie = state.signer.dumps(Session(user=user, csrf=csrf, sid=sid))
     response.set_cookie(SESSION_COOKIE, cookie, max_age=settings.session_max_age_s, httponly=True,
                         samesite="strict", secure=request.url.scheme == "https", path="/")
     return response
@@ -132,6 +136,10 @@ async def login(request: Request):
 
 @router.post("/logout")
 async def logout(request: Request):
+    """Closes the session in the shared store, so the old cookie and CSRF token stop working everywhere."""
+    session = await current_session(request)
+    if session is not None:
+        await run_in_threadpool(request.app.state.vcf.store.close_session, session.sid)
     response = RedirectResponse("/login" if request.app.state.vcf.settings.login_enabled else "/", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response

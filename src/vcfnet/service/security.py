@@ -21,6 +21,7 @@ from pathlib import Path
 
 from vcfnet.errors import VcfnetError
 from vcfnet.fileio import atomic_open
+from vcfnet.service.store import SharedStore
 
 TOKEN_PREFIX = "vcfnet_"
 _SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
@@ -136,6 +137,7 @@ def verify_password(password: str, stored: str) -> bool:
 class Session:
     user: str
     csrf: str
+    sid: str = ""     # the server-side record (``SharedStore``); signing out deletes it
 
 
 class SessionSigner:
@@ -146,7 +148,7 @@ class SessionSigner:
         self.max_age_s = max_age_s
 
     def dumps(self, session: Session) -> str:
-        body = base64.urlsafe_b64encode(json.dumps({"u": session.user, "c": session.csrf}).encode()).decode()
+        body = base64.urlsafe_b64encode(json.dumps({"u": session.user, "c": session.csrf, "s": session.sid}).encode()).decode()
         payload = f"{body}.{int(time.time())}"
         return f"{payload}.{hmac.new(self._key, payload.encode(), hashlib.sha256).hexdigest()}"
 
@@ -161,7 +163,7 @@ class SessionSigner:
             if time.time() - int(stamp) > self.max_age_s:
                 return None
             data = json.loads(base64.urlsafe_b64decode(body.encode()))
-            return Session(user=str(data["u"]), csrf=str(data["c"]))
+            return Session(user=str(data["u"]), csrf=str(data["c"]), sid=str(data.get("s", "")))
         except (ValueError, KeyError, TypeError):
             return None
 
@@ -169,28 +171,16 @@ class SessionSigner:
 class RateLimiter:
     """Token bucket per client key: ``per_minute`` requests a minute, bursts up to ``per_minute``.
 
-    In-memory and per process: with several uvicorn workers each enforces the limit on its own.
+    The buckets live in ``store`` (a :class:`SharedStore`), so the worker processes sharing its file
+    enforce one limit together; without a store, in this process's memory.
     """
 
-    def __init__(self, per_minute: int, *, clock=time.monotonic):
+    def __init__(self, per_minute: int, *, store: SharedStore | None = None, clock=time.time):
         self.per_minute = per_minute
-        self._clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
+        self._store = store if store is not None else SharedStore(None, clock=clock)
 
     def hit(self, key: str) -> float:
         """Take one request from ``key``'s bucket; return 0 when allowed, else seconds to wait."""
         if self.per_minute <= 0:
             return 0.0
-        rate = self.per_minute / 60.0
-        now = self._clock()
-        with self._lock:
-            tokens, last = self._buckets.get(key, (float(self.per_minute), now))
-            tokens = min(float(self.per_minute), tokens + (now - last) * rate)
-            if tokens >= 1.0:
-                self._buckets[key] = (tokens - 1.0, now)
-                return 0.0
-            self._buckets[key] = (tokens, now)
-            if len(self._buckets) > 10000:   # forget idle clients rather than grow without bound
-                self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < 60.0}
-            return (1.0 - tokens) / rate
+        return self._store.take(key, self.per_minute)

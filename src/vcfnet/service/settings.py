@@ -37,6 +37,7 @@ class Settings:
     max_boxes: int = 32
     max_batch_images: int = 16
     request_timeout_s: float = 60.0
+    header_timeout_s: float = 10.0           # request line + headers must arrive within this (slowloris)
     inference_threads: int = 1
     rate_limit: int = 60                     # requests per token (or client) per minute; 0 = off
     cors_origins: list[str] = dataclasses.field(default_factory=list)  # empty = closed
@@ -47,6 +48,7 @@ class Settings:
     session_max_age_s: int = 8 * 3600
     keep_uploads: bool = False
     upload_dir: Path | None = None           # parent of the per-request private dirs; system temp if unset
+    state_dir: Path | None = None            # sessions + rate limits shared by the workers (SQLite, WAL)
     log_level: str = "info"
 
     @property
@@ -65,7 +67,7 @@ class Settings:
         for name in ("port", "workers", "max_boxes", "max_batch_images", "inference_threads"):
             if getattr(self, name) < 1:
                 raise VcfnetError(f"settings: {name} must be at least 1, got {getattr(self, name)}")
-        for name in ("max_upload_mb", "max_image_megapixels", "request_timeout_s"):
+        for name in ("max_upload_mb", "max_image_megapixels", "request_timeout_s", "header_timeout_s"):
             if not getattr(self, name) > 0:
                 raise VcfnetError(f"settings: {name} must be positive, got {getattr(self, name)}")
         if self.precision not in ("float32", "bfloat16"):
