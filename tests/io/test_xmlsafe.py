@@ -76,3 +76,32 @@ def test_read_voc_reads_utf16_labelimg(tmp_path):
     path = tmp_path / "film.xml"
     path.write_bytes(_doc("UTF-16", "<annotation><filename>film.png</filename></annotation>").encode("utf-16"))
     assert read_voc(path).filename == "film.png"
+
+
+def test_read_voc_reads_what_labelimg_writes(tmp_path):
+    from libs.pascal_voc_io import PascalVocWriter
+
+    writer = PascalVocWriter("site1", "film.png", (200, 240, 1), local_img_path=str(tmp_path / "film.png"))
+    writer.add_bnd_box(0, 10, 240, 200, "Acute-L1", 0)            # touches the right and bottom edges
+    writer.add_bnd_box(5, 6, 50, 60, "Neoplastic_T12", 0)
+    writer.save(target_file=str(tmp_path / "film.xml"))
+    ann = read_voc(tmp_path / "film.xml")
+    assert (ann.filename, ann.width, ann.height) == ("film.png", 240, 200)
+    assert [(b.label, b.level, b.x0, b.y0, b.x1, b.y1) for b in ann.boxes] == [
+        ("acute", "L1", 0, 10, 240, 200), ("pathological", "T12", 5, 6, 50, 60)]
+
+
+def test_no_other_xml_parser_in_vcfnet():
+    """Every XML vcfnet reads goes through parse_xml: no module parses XML on its own."""
+    import re
+    from pathlib import Path
+
+    import vcfnet
+
+    parsing = re.compile(r"\b(fromstring|iterparse|XMLParser|XMLPullParser|parseString|minidom|lxml|"
+                         r"ParserCreate|sax\.parse)\b|\bET\.parse\(|ElementTree\.parse\(")
+    src = Path(vcfnet.__file__).parent
+    offenders = [f"{p.relative_to(src)}:{i}" for p in sorted(src.rglob("*.py")) if p.name != "xmlsafe.py"
+                 for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1)
+                 if parsing.search(line)]
+    assert offenders == []
