@@ -135,3 +135,11 @@ def test_voc_and_subfolder_yolo_together_ask_for_kind(tmp_path):
     with pytest.raises(InputError, match="give --kind voc or --kind yolo"):
         detect_kind(src)
     assert [it.rel for it in discover(src, kind="yolo").items] == ["day1/a.png"]
+
+
+def test_a_txt_without_its_image_says_so(tmp_path):
+    src = tmp_path / "yolo"
+    labelimg_yolo(src, "a", [(20, 30, 70, 60, "Acute-L1")])
+    (src / "notes.txt").write_text("scanned on day 2\n")
+    with pytest.raises(InputError, match=r"notes\.txt: no image named notes\.\* beside it"):
+        discover(src)

@@ -134,8 +134,11 @@ def _find_image(xml: Path, filename: str | None) -> Path:
         candidate = xml.with_suffix(suffix)
         if candidate.is_file():
             return candidate
+    if filename is None:      # a YOLO .txt names no image: it is the one with the same stem
+        raise InputError(xml, f"no image named {clip(xml.stem)}.* beside it (a YOLO label file goes with "
+                              "the image of the same name)")
     raise InputError(xml, f"names image '{clip(filename)}', which is not in {xml.parent} "
-                     f"(nor is an image named {xml.stem}.*)")
+                     f"(nor is an image named {clip(xml.stem)}.*)")
 
 
 def _yolo_items(root: Path, synonyms, skip_bad) -> Discovery:
