@@ -18,7 +18,15 @@ from vcfnet.service.errors import APIError
 EXPECTED_IMAGE = "a lateral spine radiograph as DICOM (with the 'DICM' preamble), PNG, JPEG or TIFF"
 MAX_XML_BYTES = 1 << 20
 #: Metadata keys a response may carry; everything else in ``Radiograph.meta`` stays on the server.
-PUBLIC_META = ("format", "modality", "photometric", "bits_stored", "pixel_spacing", "body_part", "manufacturer")
+#: Free-text fields (Manufacturer, ...) are never echoed; coded ones only when they hold a known code.
+PUBLIC_META = ("format", "modality", "photometric", "bits_stored", "pixel_spacing", "body_part")
+_CODES = {
+    "format": {"dicom", "png", "jpeg", "tiff"},
+    "modality": {"DX", "CR", "RG", "DR", "RF", "XA", "CT", "MR", "OT", "SC"},
+    "photometric": {"MONOCHROME1", "MONOCHROME2", "RGB", "PALETTE COLOR", "YBR_FULL", "YBR_FULL_422"},
+    "body_part": {"SPINE", "CSPINE", "TSPINE", "LSPINE", "SSPINE", "TLSPINE", "LSSPINE", "CTSPINE", "COCCYX",
+                  "SACRUM", "CHEST", "ABDOMEN", "PELVIS", "WHOLEBODY"},     # DICOM PS3.16 Annex L terms
+}
 #: DICOM keywords whose values are scrubbed from any message derived from an uploaded file.
 _IDENTIFYING = ("PatientName", "PatientID", "PatientBirthDate", "AccessionNumber", "OtherPatientIDs",
                 "OtherPatientNames", "ReferringPhysicianName", "InstitutionName", "StudyID",
@@ -145,7 +153,25 @@ def decode_image(path: Path, name: str, info: ImageInfo):
 
 
 def public_meta(meta: dict) -> dict[str, Any]:
-    return {k: meta.get(k) for k in PUBLIC_META if k in meta}
+    """The de-identified metadata a response may show: known codes, a bit depth, a pixel spacing."""
+    out: dict[str, Any] = {}
+    for key, value in ((k, meta[k]) for k in PUBLIC_META if k in meta):
+        if key in _CODES:
+            text = str(value).strip().upper() if key != "format" else str(value)
+            if text in _CODES[key]:
+                out[key] = text
+        elif key == "bits_stored" and isinstance(value, int) and 1 <= value <= 32:
+            out[key] = value
+        elif key == "pixel_spacing" and _spacing(value):
+            out[key] = [float(v) for v in value]
+    return out
+
+
+def _spacing(value: Any) -> bool:
+    try:
+        return len(value) == 2 and all(0 < float(v) < 1e3 for v in value)
+    except (TypeError, ValueError):
+        return False
 
 
 # ---- boxes ------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
-from vcfnet.service.auth import SESSION_COOKIE, current_session, rate_limit
+from vcfnet.service.auth import SESSION_COOKIE, authorize, current_session, rate_limit
 from vcfnet.service.errors import APIError
 from vcfnet.service.security import Session, verify_password
 
@@ -16,10 +16,11 @@ router = APIRouter(include_in_schema=False)
 MAX_LOGIN_BODY = 4096
 
 
-async def _page(request: Request, name: str, **context) -> HTMLResponse:
+async def _page(request: Request, name: str, signed_in: bool = False, **context) -> HTMLResponse:
+    """``name`` rendered; the login page first when login is on and the caller is not ``signed_in``."""
     state = request.app.state.vcf
     session = await current_session(request)
-    if state.settings.login_enabled and session is None:
+    if state.settings.login_enabled and session is None and not signed_in:
         return RedirectResponse("/login", status_code=303)
     auth = "session" if session else ("token" if state.settings.auth_required else "none")
     return state.templates.TemplateResponse(request, name, {
@@ -35,9 +36,17 @@ async def index(request: Request):
 
 @router.get("/model", response_class=HTMLResponse)
 async def model_page(request: Request):
-    card = request.app.state.vcf.predictor.card
+    """The card as a page, under the policy of ``GET /api/v1/model``: when the service requires
+    authentication, a signed-in session or a Bearer token (401 otherwise; the login page for a browser)."""
+    state = request.app.state.vcf
+    settings = state.settings
+    if settings.auth_required and await current_session(request) is None:
+        if settings.login_enabled and "authorization" not in request.headers:
+            return RedirectResponse("/login", status_code=303)
+        await authorize(request)
+    card = state.predictor.card
     sections, details = card_sections(card)
-    return await _page(request, "model.html", card=card, sections=sections, details=details)
+    return await _page(request, "model.html", card=card, sections=sections, details=details, signed_in=True)
 
 
 _TITLES = {"training_data": "Training data", "data": "Training data", "metrics_by_cohort": "Metrics per cohort",
