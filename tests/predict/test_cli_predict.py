@@ -66,6 +66,7 @@ def test_predict_files_with_voc_boxes_and_command_line_boxes(blob_checkpoint, tm
     (lambda d, png, xml: [png, "--box", "200,150,260,190"], "outside the 240x200 image"),
     (lambda d, png, xml: [png, "--box", "1,2,3"], "four numbers"),
     (lambda d, png, xml: [png, png, "--boxes-xml", xml], "one XML per file"),
+    (lambda d, png, xml: [png, xml], "LabelImg XML is not a radiograph; give it after --boxes-xml"),
     (lambda d, png, xml: [png, "--study", d], "not both"),
 ])
 def test_bad_input_is_one_clear_line_and_writes_nothing(blob_checkpoint, tmp_path, capsys, make_args, message):

@@ -62,9 +62,11 @@ def _xml_list_form(files: list[Path], xmls: list[Path]) -> tuple[list[Path], lis
     With ``--boxes-xml`` given, FILES ending in ``.xml`` are annotations, not radiographs: they join the
     XML list in the order given (``--boxes-xml`` values first, as they come first on the line).
     """
-    if not xmls:
-        return files, xmls
     stray = [f for f in files if f.suffix.lower() == ".xml"]
+    if not xmls:
+        if stray:
+            raise VcfnetError(f"{stray[0]}: LabelImg XML is not a radiograph; give it after --boxes-xml")
+        return files, xmls
     return [f for f in files if f.suffix.lower() != ".xml"], xmls + stray
 
 
