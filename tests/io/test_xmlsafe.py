@@ -41,6 +41,14 @@ def test_dtd_refused_in_every_encoding(codec):
     assert "DOCTYPE" in _refusal(plain_dtd.encode(codec))
 
 
+@pytest.mark.parametrize("encoding", ["windows-1252", "koi8-r", "UTF-32", "UTF-32LE", "cp037", "shift_jis",
+                                      "utf-7"])
+def test_dtd_in_other_encodings_never_expands(encoding):
+    # single-byte encodings are parsed (and the DTD refused); the rest expat cannot read: refused too
+    bomb = _doc(encoding, f"<!DOCTYPE annotation [{LAUGHS}]><annotation>&l9;</annotation>")
+    assert "lol" not in _refusal(bomb.encode(encoding.lower()))
+
+
 def test_external_entity_and_undeclared_entity_refused():
     assert "DOCTYPE" in _refusal(b'<!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><a>&x;</a>')
     assert "malformed XML" in _refusal(b"<a>&x;</a>")
