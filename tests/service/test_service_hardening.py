@@ -253,3 +253,22 @@ def test_slow_request_headers_are_cut_off(monkeypatch):
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_an_aborted_upload_is_one_info_line(live_server):
+    import socket
+    from urllib.parse import urlparse
+
+    url, log_path, _ = live_server
+    before = log_path.read_text()
+    address = urlparse(url)
+    with socket.create_connection((address.hostname, address.port), timeout=10) as c:
+        c.sendall(b"POST /api/v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                  b"Content-Length: 100000\r\n\r\n--b\r\nContent-Disposition: form-data; name=\"image\"; "
+                  b"filename=\"x\"\r\n\r\n" + b"\x00" * 5000)
+        time.sleep(0.5)
+    deadline = time.monotonic() + 10
+    while "disconnected" not in log_path.read_text()[len(before):] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    new = log_path.read_text()[len(before):]
+    assert "client disconnected" in new and "Traceback" not in new and "internal error" not in new, new[-2000:]

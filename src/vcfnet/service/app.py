@@ -9,7 +9,6 @@ and milliseconds; never a file name, a header value or anything read from an upl
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import logging
 import os
@@ -25,6 +24,7 @@ from starlette.requests import ClientDisconnect
 
 from vcfnet.errors import VcfnetError
 from vcfnet.service.errors import APIError, error_response, install_error_handlers, internal_error
+from vcfnet.service.jobs import InferencePool
 from vcfnet.service.security import RateLimiter, SessionSigner, TokenStore
 from vcfnet.service.settings import Settings, settings_from_json
 from vcfnet.service.store import SharedStore
@@ -48,14 +48,13 @@ class ServiceState:
     limiter: RateLimiter
     signer: SessionSigner
     templates: Any
-    executor: concurrent.futures.ThreadPoolExecutor
+    pool: InferencePool
     model: dict = field(default_factory=dict)
     limits: str = ""
 
     async def run(self, fn: Callable, *args, **kwargs):
-        """Run blocking work (decode, inference) in the bounded inference pool."""
-        future = self.executor.submit(fn, *args, **kwargs)
-        return await asyncio.wrap_future(future)
+        """Run blocking work (decode, inference) in the bounded inference pool (see ``jobs``)."""
+        return await self.pool.run(fn, *args, **kwargs)
 
 
 def _load_predictor(settings: Settings):
@@ -96,7 +95,7 @@ def create_app(settings: Settings, *, predictor: Any = None) -> FastAPI:
 
     settings.check()
     predictor = predictor if predictor is not None else _load_predictor(settings)
-    executor = concurrent.futures.ThreadPoolExecutor(settings.inference_threads, thread_name_prefix="vcfnet-infer")
+    pool = InferencePool(settings.inference_threads)
     # one file for all worker processes (vcfnet serve always names one); else this process only
     store = SharedStore(settings.state_dir / STATE_FILE if settings.state_dir else None)
     state = ServiceState(
@@ -104,13 +103,13 @@ def create_app(settings: Settings, *, predictor: Any = None) -> FastAPI:
         tokens=TokenStore(settings.tokens_file) if settings.tokens_file else None,
         store=store, limiter=RateLimiter(settings.rate_limit, store=store),
         signer=SessionSigner(settings.session_secret or secrets.token_hex(32), settings.session_max_age_s),
-        templates=Jinja2Templates(directory=str(HERE / "templates")), executor=executor,
+        templates=Jinja2Templates(directory=str(HERE / "templates")), pool=pool,
         model=model_info(predictor.card), limits=limits_text(predictor.card))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
-        executor.shutdown(wait=False, cancel_futures=True)
+        pool.shutdown()
         store.close()
 
     app = FastAPI(title="vcfnet diagnosis service", version=state.model["version"], lifespan=lifespan,

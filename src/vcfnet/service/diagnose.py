@@ -23,6 +23,7 @@ from vcfnet.service.inputs import (
     parse_boxes_xml,
     public_meta,
 )
+from vcfnet.service.jobs import checkpoint
 
 log = logging.getLogger("vcfnet.service")
 
@@ -91,11 +92,13 @@ def _boxes(job: ImageJob) -> list[BoxSpec]:
 
 def diagnose(predictor, job: ImageJob, *, gradcam: bool, max_megapixels: float, max_boxes: int) -> dict:
     """Check and decode one image, predict every box; the ``ImageResult`` JSON."""
+    checkpoint()                      # a timed-out request's batch stops here, between images
     boxes = _boxes(job)
     info = inspect_image(job.path, job.name, max_megapixels=max_megapixels)
     check_boxes(boxes, job.name, info.width, info.height, max_boxes)
     radiograph = decode_image(job.path, job.name, info)
     check_boxes(boxes, job.name, info.width, info.height, max_boxes)   # decoded size is the truth
+    checkpoint()
     predictions = predictor.predict(radiograph, [b.box for b in boxes], gradcam=gradcam)
     results = []
     for i, (spec, pred) in enumerate(zip(boxes, predictions), start=1):
