@@ -87,3 +87,26 @@ def test_safe_dicom_meta_allow_list():
         assert value not in repr(meta)
     del ds.PatientID
     assert safe_dicom_meta(ds, Pseudonymizer(b"k" * 32))["patient_key"] is None
+
+
+def test_path_pseudonyms_are_keyed_and_redact_every_name_of_the_source(tmp_path, caplog):
+    import logging
+
+    from vcfnet.io.deid import PathPseudonyms, redacting_logs
+
+    root = tmp_path / "SMITH^JOHN_PID-7777123"
+    (root / "day 2").mkdir(parents=True)
+    (root / "day 2" / "DOE_JANE 8888123.dcm").write_bytes(b"x")
+    a, b = PathPseudonyms(b"a" * 32, root), PathPseudonyms(b"b" * 32, root)
+    assert a.file("x.dcm") == PathPseudonyms(b"a" * 32, root).file("x.dcm") != b.file("x.dcm")
+    assert a.source_id != b.source_id and "SMITH" not in a.source_id + a.file("x.dcm")
+    assert a.of_path(root / "day 2" / "DOE_JANE 8888123.dcm") == a.file("day 2/DOE_JANE 8888123.dcm")
+    text = a.redact(f"{root}/day 2/DOE_JANE 8888123.dcm: names image 'DOE_JANE.png' (nor DOE_JANE 8888123.*)")
+    for needle in ("SMITH", "7777123", "8888123", str(tmp_path)):
+        assert needle not in text
+    assert "names image" in text                               # the reason itself survives
+    caplog.set_level(logging.INFO)
+    with redacting_logs(a):
+        logging.getLogger("vcfnet.anywhere").warning("%s: bad", root / "day 2" / "DOE_JANE 8888123.dcm")
+    logging.getLogger("vcfnet.anywhere").warning("after: %s", "SMITH")   # only while ingesting
+    assert "8888123" not in caplog.records[0].getMessage() and "SMITH" in caplog.records[1].getMessage()

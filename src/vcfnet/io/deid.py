@@ -10,6 +10,7 @@ log). Patient name, birth date and accession number are never read at all.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -18,7 +19,7 @@ import re
 import secrets
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from vcfnet.errors import InputError
 
@@ -48,8 +49,81 @@ class Pseudonymizer:
         digest = hmac.new(self._key, text.encode("utf-8"), hashlib.sha256).hexdigest()
         return "P-" + digest[:16]
 
+    def token(self, *parts: str) -> str:
+        """64 hex digits of HMAC-SHA256(key, parts joined by NUL): a keyed pseudonym of anything."""
+        return hmac.new(self._key, "\0".join(parts).encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()
+
     def __repr__(self) -> str:
         return "Pseudonymizer(key=<hidden>)"
+
+
+_TOKEN = re.compile(r"[^/\\'\"`\s:;,.*()<>\[\]{}|=]+")
+_NOT_NAMES = {"dcm", "dicom", "png", "jpg", "jpeg", "tif", "tiff", "xml", "txt", "csv"}
+
+
+class PathPseudonyms:
+    """Keyed pseudonyms for one source folder and its files, and redaction of their names from text."""
+
+    def __init__(self, key: bytes, root: str | Path, *, given: str | Path | None = None):
+        self._pseudo, self.root = Pseudonymizer(key), Path(root)
+        self.source_id = "src-" + self._pseudo.token("source", str(self.root))[:12]
+        self._given = str(given) if given is not None else None
+        self._names: set[str] | None = None
+
+    def file(self, rel: str) -> str:
+        """The pseudonym of the file at ``rel`` (posix, relative to the root)."""
+        return "F-" + self._pseudo.token("file", self.source_id, rel)[:16]
+
+    def of_path(self, path: str | Path) -> str:
+        """The pseudonym of a file given by its path (a path outside the source is redacted)."""
+        try:
+            return self.file(Path(path).relative_to(self.root).as_posix())
+        except ValueError:
+            return self.redact(str(path))
+
+    def redact(self, text: str) -> str:
+        """``text`` with the source's path and every name (and part of a name) under it replaced."""
+        for prefix in filter(None, (str(self.root), self._given)):
+            text = text.replace(prefix, "<source>")
+        names = self._known_names()
+        return _TOKEN.sub(lambda m: "…" if m.group(0) in names else m.group(0), text)
+
+    def _known_names(self) -> set[str]:
+        if self._names is None:
+            parts = [*self.root.parts, *(Path(self._given).parts if self._given else ())]
+            try:
+                parts += [q for p in self.root.rglob("*") for q in p.relative_to(self.root).parts]
+            except OSError:
+                pass
+            self._names = {t for p in set(parts) for t in _TOKEN.findall(p)
+                           if len(t) >= 3 and t.lower() not in _NOT_NAMES} - {"source"}
+        return self._names
+
+
+class _RedactFilter(logging.Filter):
+    def __init__(self, paths: PathPseudonyms):
+        super().__init__()
+        self._paths = paths
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = self._paths.redact(record.getMessage()), None
+        return True
+
+
+@contextlib.contextmanager
+def redacting_logs(paths: PathPseudonyms) -> Iterator[None]:
+    """Every log line handled meanwhile (any module, forked workers too) has the source's names redacted."""
+    handlers = [*logging.getLogger().handlers, logging.lastResort]
+    flt = _RedactFilter(paths)
+    for h in handlers:
+        if h is not None:
+            h.addFilter(flt)
+    try:
+        yield
+    finally:
+        for h in handlers:
+            if h is not None:
+                h.removeFilter(flt)
 
 
 def load_or_create_key(path: str | Path) -> bytes:
