@@ -48,3 +48,19 @@ def test_bench_train_runs_both_loops_on_real_crops(sample_crops, tmp_path):
     assert "Ratio project / seed" in text and "Inference (`predict_proba`" in text
     ratio = float(text.split("Ratio project / seed: ")[1].split("x")[0])
     assert np.isfinite(ratio) and ratio > 0
+
+
+def test_input_sizes_the_network_cannot_take_are_refused_in_one_line(tiny_study, tmp_path, capsys):
+    from vcfnet.errors import VcfnetError
+    from vcfnet.model.config import TrainConfig
+
+    for size in ("1", "31", "1025"):
+        assert main(["train", str(tiny_study), "--out", str(tmp_path / f"r{size}"), "--input-size", size,
+                     "--weights", "none"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "Traceback" not in err
+        assert f"--input-size {size}" in err and "32..1024" in err and "resnet18" in err, err
+        assert not (tmp_path / f"r{size}").exists()
+    with pytest.raises(VcfnetError, match="input_size.*outside 32..1024 for densenet121"):
+        TrainConfig(arch="densenet121", input_size=16)
+    assert TrainConfig(input_size=32).input_size == 32 and TrainConfig(input_size=1024).input_size == 1024

@@ -65,11 +65,21 @@ class TrainConfig:
         for name, value in positive.items():
             if int(value) < 1:
                 raise VcfnetError(f"{name} must be at least 1, got {value}")
+        self._check_input_size()
         if self.lr <= 0 or self.weight_decay < 0 or not 0 <= self.rotation <= 180:
             raise VcfnetError(f"lr must be > 0, weight_decay >= 0 and rotation in [0, 180]; got lr={self.lr}, "
                               f"weight_decay={self.weight_decay}, rotation={self.rotation}")
         if self.weights is not None and str(self.weights).lower() == "none":
             self.weights = None
+
+    def _check_input_size(self) -> None:
+        from vcfnet.model.network import MAX_INPUT_SIZE, OUTPUT_STRIDE
+
+        low = OUTPUT_STRIDE.get(self.arch)
+        if low is not None and not low <= int(self.input_size) <= MAX_INPUT_SIZE:
+            raise VcfnetError(f"--input-size {self.input_size} (input_size) is outside {low}..{MAX_INPUT_SIZE} "
+                              f"for {self.arch}: it downsamples by {low}, so a smaller input leaves its "
+                              f"last layers less than one cell")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

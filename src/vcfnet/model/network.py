@@ -27,6 +27,12 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 #: Backbones accepted by ``build_model``; ResNet-18 is the study's.
 ARCHITECTURES: tuple[str, ...] = ("resnet18", "resnet34", "resnet50", "densenet121", "efficientnet_b0")
+#: Total downsampling of each backbone (its last feature map is S / stride): a smaller input leaves its
+#: last layers less than one cell (DenseNet-121 fails outright below 30 px, a ResNet degenerates to 1x1
+#: maps from layer2 on), so this is the smallest ``input_size`` training accepts.
+OUTPUT_STRIDE: dict[str, int] = {arch: 32 for arch in ARCHITECTURES}
+#: Largest input side accepted: 1024 px is 21x the pixels (and activation memory) of the study's 224.
+MAX_INPUT_SIZE = 1024
 NORMALISATION = ("grey [0,1] broadcast to 3 channels inside the model, then ImageNet mean "
                  f"{list(IMAGENET_MEAN)} / std {list(IMAGENET_STD)} per channel")
 
