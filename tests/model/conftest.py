@@ -58,3 +58,9 @@ def fast_config():
 
     return TrainConfig(epochs=3, batch_size=4, weights=None, input_size=32, amp="fp32", device="cpu",
                        lr=1e-3, seed=0, num_threads=1)
+
+
+@pytest.fixture(scope="module")
+def shared_tiny_study(tmp_path_factory) -> Path:
+    """One tiny study for a whole test module (tests that only read it)."""
+    return write_tiny_study(tmp_path_factory.mktemp("shared") / "study")

@@ -91,3 +91,62 @@ def test_refuses_weights_of_another_architecture(saved):
     (out / "model.json").write_text(json.dumps(card))
     with pytest.raises(VcfnetError, match="do not fit a resnet34"):
         load_checkpoint(out)
+
+
+def _resave(path, tensors, metadata):
+    from safetensors.torch import save_file
+    save_file(tensors, str(path), metadata=metadata)
+
+
+def test_weights_hash_ignores_file_metadata_order_and_sees_every_weight(saved, tmp_path):
+    from safetensors.torch import load_file
+
+    from vcfnet.model.checkpoint import tensors_sha256
+
+    _, out = saved
+    card = json.loads((out / "model.json").read_text())
+    assert card["weights_hash"] == "tensors-v1"
+    tensors = load_file(str(out / "model.safetensors"))
+    _resave(tmp_path / "a.safetensors", tensors, {"format": "pt", "architecture": "resnet18", "x": "1"})
+    _resave(tmp_path / "b.safetensors", dict(reversed(list(tensors.items()))),
+            {"x": "1", "architecture": "resnet18", "format": "pt"})
+    a, b = (load_file(str(tmp_path / f"{n}.safetensors")) for n in "ab")
+    assert tensors_sha256(a) == tensors_sha256(b) == card["weights_sha256"]
+    # the card still proves the weights when the file around them was written again
+    (out / "model.safetensors").write_bytes((tmp_path / "b.safetensors").read_bytes())
+    load_checkpoint(out)
+    a["backbone.fc.bias"][0] += 1e-6
+    assert tensors_sha256(a) != card["weights_sha256"]
+    _resave(out / "model.safetensors", a, {"format": "pt"})
+    with pytest.raises(VcfnetError, match="corrupt or was replaced"):
+        load_checkpoint(out)
+    # the same values under another dtype or shape are other weights
+    changed = dict(b, **{"backbone.fc.bias": b["backbone.fc.bias"].double()})
+    assert tensors_sha256(changed) != tensors_sha256(b)
+    assert tensors_sha256(dict(b, **{"backbone.fc.bias": b["backbone.fc.bias"].view(1, -1)})) != tensors_sha256(b)
+
+
+def test_two_saves_of_the_same_model_carry_the_same_hash(saved, tmp_path):
+    model, out = saved
+    hashes = {json.loads((save_checkpoint(tmp_path / f"c{i}", model, {"input_size": 32}) / "model.json")
+                         .read_text())["weights_sha256"] for i in range(6)}
+    assert hashes == {json.loads((out / "model.json").read_text())["weights_sha256"]}
+
+
+def test_old_card_with_a_file_hash_still_loads_and_is_verified(saved):
+    from vcfnet.model.checkpoint import file_sha256
+
+    _, out = saved
+    card = json.loads((out / "model.json").read_text())
+    del card["weights_hash"]                       # as vcfnet wrote cards before hashing tensors
+    card["weights_sha256"] = file_sha256(out / "model.safetensors")
+    (out / "model.json").write_text(json.dumps(card))
+    load_checkpoint(out)
+    card["weights_sha256"] = "0" * 64
+    (out / "model.json").write_text(json.dumps(card))
+    with pytest.raises(VcfnetError, match="corrupt or was replaced"):
+        load_checkpoint(out)
+    card["weights_hash"] = "tensors-v9"
+    (out / "model.json").write_text(json.dumps(card))
+    with pytest.raises(VcfnetError, match="weights_hash 'tensors-v9'.*file, tensors-v1"):
+        load_checkpoint(out)

@@ -3,9 +3,13 @@
     >>> ckpt = save_checkpoint("run/best", model, card)        # -> Path("run/best")
     >>> model, card = load_checkpoint("run/best")               # eval mode, on "cpu"
 
-Both files are written atomically (temp file + ``os.replace``); the weights go first and the card
-last, and the card records the SHA-256 of the weights file, so a card always describes the weights
-beside it and a truncated or swapped weights file is refused on load.
+The folder changes as one unit: both files are written into a new folder that replaces the old one
+whole (``atomicdir.replace_dir``), so a kill never leaves new weights beside an old card; the card records the SHA-256 of the weights (``tensors_sha256``: every tensor's name,
+dtype, shape and bytes in name order, not the file, whose header metadata safetensors writes in a
+varying order), so a card proves which weights it describes, two runs that reproduce each other
+carry the same hash, and a truncated or swapped weights file is refused on load. Cards written
+before vcfnet hashed tensors hold the file's SHA-256 and no ``weights_hash``: they are verified
+against the file.
 """
 from __future__ import annotations
 
@@ -14,17 +18,20 @@ import hashlib
 import json
 import platform
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 
 from vcfnet.errors import VcfnetError
-from vcfnet.fileio import atomic_path, write_json
+from vcfnet.fileio import write_json
 from vcfnet.labels import CLASSES
 from vcfnet.preprocess import DEFAULT_SIZE, PREPROCESSING_VERSION
 
 WEIGHTS_FILE = "model.safetensors"
 CARD_FILE = "model.json"
+#: ``weights_hash`` of the cards written now; cards without the field hold a file hash ("file").
+HASH_KIND = "tensors-v1"
+HASH_KINDS = ("file", HASH_KIND)
 INTENDED_USE = (
     "Research use only; not a medical device and not for clinical decisions. Classifies an already "
     "boxed fractured vertebra on a lateral spine radiograph as acute, chronic or pathological. It does "
@@ -45,6 +52,22 @@ def file_sha256(path: str | Path) -> str:
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
+    return h.hexdigest()
+
+
+def tensors_sha256(tensors: Mapping[str, torch.Tensor]) -> str:
+    """SHA-256 of a state dict: for each tensor in name order, its name, dtype, shape and raw bytes.
+
+    Independent of the file the tensors came from (header order, metadata, alignment) and of their
+    memory layout; any change of a value, a dtype or a shape changes it.
+    """
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().to("cpu").contiguous()
+        h.update(f"{len(name)}:{name}|{str(t.dtype).removeprefix('torch.')}|{list(t.shape)}|{t.nbytes}|"
+                 .encode())
+        if t.numel():
+            h.update(t.reshape(-1).view(torch.uint8).numpy())
     return h.hexdigest()
 
 
@@ -69,15 +92,22 @@ def save_checkpoint(out_dir: str | Path, model: torch.nn.Module, card: dict[str,
 
     from vcfnet.model.network import unwrap
 
+    from vcfnet.model.atomicdir import kill_point, replace_dir
+
     model = unwrap(model)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in (WEIGHTS_FILE, CARD_FILE)) \
+        if out_dir.is_dir() else []
+    if foreign:   # the folder is replaced whole: never take a user's other files with it
+        raise VcfnetError(f"{out_dir}: holds files other than a checkpoint ({', '.join(foreign[:3])}); "
+                          f"save the checkpoint into its own folder")
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     full = complete_card(model, card)
-    with atomic_path(out_dir / WEIGHTS_FILE) as tmp:
-        save_file(tensors, str(tmp), metadata={"format": "pt", "architecture": model.arch})
-        full["weights_sha256"] = file_sha256(tmp)
-    write_json(out_dir / CARD_FILE, full)
+    full["weights_sha256"], full["weights_hash"] = tensors_sha256(tensors), HASH_KIND
+    with replace_dir(out_dir) as new:
+        save_file(tensors, str(new / WEIGHTS_FILE), metadata={"format": "pt", "architecture": model.arch})
+        kill_point("save_checkpoint:after_weights")
+        write_json(new / CARD_FILE, full)
     return out_dir
 
 
@@ -110,6 +140,19 @@ def check_card(card: dict[str, Any], card_path: Path) -> None:
         raise VcfnetError(f"{card_path}: classes {card['classes']} differ from this vcfnet's {list(CLASSES)}")
 
 
+def _hash_kind(card: dict[str, Any], card_path: Path) -> str:
+    kind = str(card.get("weights_hash", "file"))
+    if kind not in HASH_KINDS:
+        raise VcfnetError(f"{card_path}: weights_hash '{kind}' is unknown to this vcfnet (known: "
+                          f"{', '.join(HASH_KINDS)}); load it with the newer vcfnet that wrote it")
+    return kind
+
+
+def _mismatch(weights: Path) -> VcfnetError:
+    return VcfnetError(f"{weights}: does not match its model card (SHA-256 differs); the file is "
+                       f"corrupt or was replaced")
+
+
 def load_checkpoint(path_or_dir: str | Path, *, device: str | torch.device = "cpu"):
     """Rebuild the model a card describes and load its weights; returns ``(model, card)`` in eval mode."""
     from safetensors import SafetensorError
@@ -122,14 +165,17 @@ def load_checkpoint(path_or_dir: str | Path, *, device: str | torch.device = "cp
     weights = folder / WEIGHTS_FILE
     if not weights.is_file():
         raise VcfnetError(f"{folder}: no {WEIGHTS_FILE} beside {CARD_FILE}")
+    kind = _hash_kind(card, folder / CARD_FILE)
     expected = card.get("weights_sha256")
-    if expected and file_sha256(weights) != expected:
-        raise VcfnetError(f"{weights}: does not match its model card (SHA-256 differs); the file is "
-                          f"corrupt or was replaced")
+    if expected and kind == "file" and file_sha256(weights) != expected:
+        raise _mismatch(weights)
     try:
         state = load_file(str(weights), device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:
-        raise VcfnetError(f"{weights}: not a valid safetensors file ({exc})") from None
+        raise VcfnetError(f"{weights}: not a valid safetensors file ({exc}); the file is corrupt or was "
+                          f"replaced") from None
+    if expected and kind == HASH_KIND and tensors_sha256(state) != expected:
+        raise _mismatch(weights)
     model = build_model(card["architecture"], num_classes=int(card.get("num_classes", len(CLASSES))))
     try:
         model.load_state_dict(state, strict=True)

@@ -2,8 +2,10 @@
 
 Tensors (model weights and buffers, optimizer moments, RNG states) go to safetensors; the scalar
 parts (epoch, optimizer hyper-parameters and step counts, history, best score, config) go to JSON.
-Each file is written atomically, tensors first; the JSON names the SHA-256 of the tensor file it
-belongs to, so a crash between the two writes is detected instead of mixing two epochs.
+The folder changes as one unit (``atomicdir.replace_dir``): both files are written into a new
+folder that is swapped in whole, so a kill at any moment leaves the previous complete state or the
+new one, never a mix. The JSON also names the SHA-256 of the tensors it belongs to
+(``checkpoint.tensors_sha256``), so an edited or damaged file is refused instead of resumed.
 """
 from __future__ import annotations
 
@@ -14,8 +16,9 @@ from typing import Any
 import torch
 
 from vcfnet.errors import VcfnetError
-from vcfnet.fileio import atomic_path, write_json
-from vcfnet.model.checkpoint import file_sha256
+from vcfnet.fileio import write_json
+from vcfnet.model.atomicdir import kill_point, replace_dir
+from vcfnet.model.checkpoint import HASH_KIND, file_sha256, tensors_sha256
 
 TENSORS = "state.safetensors"
 META = "state.json"
@@ -62,18 +65,18 @@ def save_state(state_dir: str | Path, model: torch.nn.Module, optimizer: torch.o
     from safetensors.torch import save_file
 
     state_dir = Path(state_dir)
-    state_dir.mkdir(parents=True, exist_ok=True)
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     opt_tensors, opt_meta = _flatten_optimizer(optimizer.state_dict())
     tensors.update(opt_tensors)
     tensors["rng.torch"] = torch.get_rng_state()
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         tensors["rng.cuda"] = torch.cuda.get_rng_state()
-    with atomic_path(state_dir / TENSORS) as tmp:
-        save_file(tensors, str(tmp), metadata={"epoch": str(epoch)})
-        digest = file_sha256(tmp)
-    write_json(state_dir / META, {"epoch": epoch, "optimizer": opt_meta, "extra": extra,
-                                  "tensors_sha256": digest})
+    meta = {"epoch": epoch, "optimizer": opt_meta, "extra": extra, "tensors_sha256": tensors_sha256(tensors),
+            "hash": HASH_KIND}
+    with replace_dir(state_dir) as new:
+        save_file(tensors, str(new / TENSORS), metadata={"epoch": str(epoch)})
+        kill_point("save_state:after_tensors")
+        write_json(new / META, meta)
 
 
 def has_state(state_dir: str | Path) -> bool:
@@ -96,14 +99,16 @@ def load_state(state_dir: str | Path, model: torch.nn.Module,
     state_dir = Path(state_dir)
     try:
         meta = read_state_meta(state_dir)
-        if file_sha256(state_dir / TENSORS) != meta["tensors_sha256"]:
+        if meta.get("hash") != HASH_KIND and file_sha256(state_dir / TENSORS) != meta["tensors_sha256"]:
             raise ValueError(f"{TENSORS} does not belong to {META} (interrupted write or edited file)")
         tensors = load_file(str(state_dir / TENSORS), device="cpu")
+        if meta.get("hash") == HASH_KIND and tensors_sha256(tensors) != meta["tensors_sha256"]:
+            raise ValueError(f"{TENSORS} does not belong to {META} (edited or damaged file)")
     except (OSError, ValueError, KeyError) as exc:
         raise VcfnetError(f"{state_dir}: cannot resume from this training state ({exc}); "
                           f"start again without --resume in a new --out folder") from None
     except Exception as exc:  # safetensors' own error type for a damaged file
-        raise VcfnetError(f"{state_dir}: damaged training state ({exc})") from None
+        raise VcfnetError(f"{state_dir}: cannot resume from this damaged training state ({exc})") from None
     model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
     optimizer.load_state_dict(_unflatten_optimizer(tensors, meta["optimizer"]))
     _match_memory_format(optimizer)

@@ -27,6 +27,7 @@ import torch
 from vcfnet.errors import VcfnetError
 from vcfnet.labels import CLASSES
 from vcfnet.model import distributed as ddp
+from vcfnet.model.atomicdir import kill_point
 from vcfnet.model.config import TrainConfig, save_config
 from vcfnet.model.engine import evaluate, resolve_amp, resolve_device, train_one_epoch
 from vcfnet.model.state import has_state, load_state, read_state_meta, save_state
@@ -138,6 +139,9 @@ def _check_resume(saved: dict[str, Any], config: TrainConfig, info: ddp.DistInfo
 
 def _prepare_run(run: Path, config: TrainConfig, info: ddp.DistInfo) -> bool:
     """Refuse to overwrite a finished or started run unless resuming; return whether to resume."""
+    if config.resume and info.is_main:
+        _recover(run)
+    ddp.barrier(info)
     resume = config.resume and has_state(run / "state")
     if config.resume and not resume:
         log.warning("%s: nothing to resume (no state/); starting from scratch", run)
@@ -148,6 +152,17 @@ def _prepare_run(run: Path, config: TrainConfig, info: ddp.DistInfo) -> bool:
         run.mkdir(parents=True, exist_ok=True)
         save_config(config, run / "config.yaml")
     return resume
+
+
+def _recover(run: Path) -> None:
+    """Put back what a kill between the two renames of a folder swap left aside (see atomicdir)."""
+    from vcfnet.model.atomicdir import recover_dir
+
+    if recover_dir(run / "state"):
+        log.warning("%s: the last save was interrupted; resuming from the previous complete training state", run)
+    for name in ("best", "last"):
+        if recover_dir(run / name):
+            log.info("%s: restored the previous %s/ (its replacement was interrupted)", run, name)
 
 
 def write_log(path: Path, history: list[dict[str, Any]]) -> None:
@@ -283,6 +298,7 @@ def _save_epoch(run: Path, raw, optimizer, config: TrainConfig, data: Data, row:
         save_checkpoint(run / "best", raw, _card(config, data, row, f"best {config.select}", card_env))
     save_checkpoint(run / "last", raw, _card(config, data, row, "last epoch", card_env))
     write_log(run / "log.csv", history)
+    kill_point("save_epoch:before_state")
     save_state(run / "state", raw, optimizer, epoch=row["epoch"],
                extra={"history": history, "best": best, "config": config.to_dict(),
                       "world_size": card_env["world_size"]})
