@@ -1,5 +1,7 @@
 """Malformed DICOM / PNG / JPEG / XML / JSON / multipart thrown at every endpoint: only 4xx answers,
-never a 500 (the test client re-raises server errors) and never a hang."""
+never a 500 (the test client re-raises server errors) and never a hang. Also issue 8's bombs: a
+deflated DICOM of 512 MiB of zeros, a 40,000-box report, a non-ASCII cookie, UTF-16 XML with a DTD,
+400-digit integers."""
 from __future__ import annotations
 
 import io
@@ -62,11 +64,13 @@ def _image_variants(media, rng) -> list[tuple[bytes, bool]]:
     return out
 
 
-BAD_BOXES = ["", "null", "{}", "[", "[[1e309, 0, 10, 10]]", "[[NaN, 0, 10, 10]]", "[[true, 0, 10, 10]]",
+HUGE = "1" + "0" * 400
+BAD_BOXES = [f"[[{HUGE}, 0, 10, 10]]", f"[[0, 0, 10, {HUGE}]]", f'[{{"x0": 0, "y0": 0, "x1": {HUGE}, "y1": 9}}]', "", "null", "{}", "[", "[[1e309, 0, 10, 10]]", "[[NaN, 0, 10, 10]]", "[[true, 0, 10, 10]]",
              "[" * 50000 + "]" * 50000, "[[0, 0, 10, 10]]" * 3, '[{"x0": 1}]', '"[[0,0,1,1]]"',
              json.dumps([[0, 0, 10, 10]] * 500), "[[1e300, 1e300, 1e301, 1e301]]"]
 
-BAD_XML = [BOMB, XXE, b"", b"<annotation>", b"<a/>", b"\xff\xfe<\x00a\x00/\x00>\x00", b"<annotation><filename>x</filename>"
+BAD_XML = [BOMB, BOMB.decode().encode("utf-16"), BOMB.decode().replace('"1.0"?', '"1.0" encoding="UTF-16"?')
+           .encode("utf-16-le"), XXE, XXE.decode().encode("utf-16"), b"", b"<annotation>", b"<a/>", b"\xff\xfe<\x00a\x00/\x00>\x00", b"<annotation><filename>x</filename>"
            b"<object><name>Acute-L1</name><bndbox><xmin>a</xmin></bndbox></object></annotation>",
            b"<annotation><filename>x</filename><object><name>Purple</name><bndbox><xmin>1</xmin><ymin>1</ymin>"
            b"<xmax>5</xmax><ymax>5</ymax></bndbox></object></annotation>",
@@ -111,7 +115,7 @@ def test_malformed_xml_gets_4xx_without_expanding_entities(client, media):
         r = client.post("/api/v1/predict", files={"image": ("x.png", png, "image/png"),
                                                   "annotation": ("a.xml", xml, "text/xml")})
         _assert_4xx(r, f"xml {i} on predict")
-        assert "root:" not in r.text                      # /etc/passwd never read
+        assert "root:" not in r.text and len(r.content) < 2000   # /etc/passwd never read, no entity expanded
         r = client.post("/api/v1/annotations", files={"annotation": ("a.xml", xml, "text/xml")})
         if b"<xmax>999</xmax>" in xml:       # outside this image only: fine without one
             assert r.status_code == 200
@@ -160,3 +164,100 @@ def test_live_server_survives_garbage(live_server, media):
         assert 400 <= r.status_code < 500, r.text
     files, data = media.files(media.png())
     assert httpx.post(url + "/api/v1/predict", files=files, data=data, timeout=60).status_code == 200
+
+
+def deflate_bomb(zeros_mib: int = 512) -> bytes:
+    """Deflated Explicit VR Little Endian DICOM: file meta, a small DX data set with a private OB element of
+    ``zeros_mib`` MiB of zeros, raw-deflated (wbits -15) one MiB at a time: ~0.5 MB, never 512 MiB in memory."""
+    import zlib
+
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset, write_file_meta_info
+    from pydicom.uid import generate_uid
+
+    def explicit(write, item) -> bytes:
+        fp = DicomBytesIO()
+        fp.is_little_endian, fp.is_implicit_VR = True, False
+        write(fp, item)
+        return fp.getvalue()
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = "1.2.840.10008.5.1.4.1.1.1.1", generate_uid()
+    meta.TransferSyntaxUID = "1.2.840.10008.1.2.1.99"
+    head, tail = Dataset(), Dataset()           # the elements before and after the private group 0009
+    head.SOPClassUID, head.SOPInstanceUID, head.Modality = meta.MediaStorageSOPClassUID, generate_uid(), "DX"
+    head.add_new(0x00090010, "LO", "VCFNET FUZZ")
+    tail.Rows, tail.Columns, tail.SamplesPerPixel, tail.PhotometricInterpretation = 64, 48, 1, "MONOCHROME2"
+    tail.BitsAllocated, tail.BitsStored, tail.HighBit, tail.PixelRepresentation = 16, 12, 11, 0
+    tail.PixelData = bytes(64 * 48 * 2)
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    element = b"\x09\x00\x10\x10OB\x00\x00" + (zeros_mib << 20).to_bytes(4, "little")   # (0009,1010) OB
+    parts = [b"\0" * 128 + b"DICM" + explicit(write_file_meta_info, meta),
+             deflate.compress(explicit(write_dataset, head) + element)]
+    zeros = bytes(1 << 20)
+    parts += [deflate.compress(zeros) for _ in range(zeros_mib)]
+    parts += [deflate.compress(explicit(write_dataset, tail)), deflate.flush()]
+    return b"".join(parts)
+
+
+#: Posts the bomb to the service in a fresh process (its peak memory is then the bomb's alone).
+_BOMB_RUN = """
+import json, resource, sys
+from pathlib import Path
+from fastapi.testclient import TestClient
+from vcfnet.service.app import create_app
+from vcfnet.service.settings import Settings
+
+class Stub:
+    card, classes = {"input_size": 64, "version": "fuzz"}, ("acute", "chronic", "pathological")
+client = TestClient(create_app(Settings(upload_dir=Path(sys.argv[2])), predictor=Stub()))
+bomb = open(sys.argv[1], "rb").read()
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+codes = [client.post(path, files={"image": ("x.dcm", bomb)}, data={"boxes": "[[0, 0, 8, 8]]"}).status_code
+         for path in ("/api/v1/display", "/api/v1/predict")]
+print(json.dumps({"codes": codes, "growth_mib": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak) / 1024}))
+"""
+
+
+def test_deflate_bomb_is_refused_in_bounded_memory(tmp_path):
+    import subprocess
+    import sys
+
+    bomb = deflate_bomb()
+    assert len(bomb) < 1 << 20
+    (tmp_path / "bomb.dcm").write_bytes(bomb)
+    done = subprocess.run([sys.executable, "-c", _BOMB_RUN, str(tmp_path / "bomb.dcm"), str(tmp_path / "up")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert all(400 <= c < 500 for c in result["codes"]), result
+    assert result["growth_mib"] < 400, result             # pydicom alone inflates it to over 1 GiB
+
+
+def test_40000_box_report_is_refused_before_rendering(client):
+    box = {"index": 1, "box": [1, 2, 30, 40], "probabilities": {"acute": 0.5, "chronic": 0.3, "pathological": 0.2},
+           "predicted": "acute"}
+    body = {"model": {"version": "v"}, "classes": ["acute", "chronic", "pathological"], "limits": "l",
+            "image": {"index": 1, "width": 64, "height": 48, "boxes": [box] * 40_000}}
+    for fmt in ("html", "csv"):
+        r = client.post(f"/api/v1/report?format={fmt}", content=json.dumps(body), headers={"Content-Type": "application/json"})
+        _assert_4xx(r, f"40,000 boxes as {fmt}")
+        assert "max_boxes" in r.json()["error"]["message"]
+    body["image"]["boxes"] = [dict(box, box=[0, 0, 5, int(HUGE)])]
+    _assert_4xx(client.post("/api/v1/report", content=json.dumps(body), headers={"Content-Type": "application/json"}),
+                "400-digit report coordinate")
+
+
+def test_non_ascii_cookie_on_every_route(make_client):
+    from vcfnet.service.security import hash_password
+
+    client = make_client(login_user="reader", login_password_hash=hash_password("correct horse"))
+    for value in ("\u00e9", "a.b.\u00ff", "\u00e9" * 3000, "e30.1." + "\u00e0" * 64):
+        cookie = {"Cookie": f"vcfnet_session={value}".encode("latin-1")}
+        for method, path in (("GET", "/"), ("GET", "/model"), ("GET", "/docs"), ("GET", "/login"),
+                             ("GET", "/healthz"), ("GET", "/api/v1/model"), ("POST", "/api/v1/predict"),
+                             ("POST", "/logout"), ("POST", "/api/v1/report")):
+            r = client.request(method, path, headers=cookie, follow_redirects=False)
+            assert r.status_code < 500, (method, path, r.status_code)
+            if path.startswith("/api/"):
+                _assert_4xx(r, f"cookie {value[:10]!r} on {path}")
