@@ -93,6 +93,17 @@ def write_deflated(path, ds: Dataset) -> None:
     path.write_bytes(_file_head(DeflatedExplicitVRLittleEndian) + z.compress(_explicit_le(ds)) + z.flush())
 
 
+def write_encapsulated(path, **elements):
+    """JPEG 2000 transfer syntax with one 64-byte fragment, whatever image the header claims."""
+    fragment = b"\xff\x4f\xff\x51" + bytes(60)
+    items = struct.pack("<HHI", 0xFFFE, 0xE000, 0) + struct.pack("<HHI", 0xFFFE, 0xE000, len(fragment)) + fragment
+    ds = _dx(BitsAllocated=16, BitsStored=16, HighBit=15, **elements)
+    path.write_bytes(_file_head(JPEG2000Lossless) + _explicit_le(ds)[:-12 - STORED.size]
+                     + struct.pack("<HH2sHI", 0x7FE0, 0x0010, b"OB", 0, 0xFFFFFFFF) + items
+                     + struct.pack("<HHI", 0xFFFE, 0xE0DD, 0))
+    return path
+
+
 PEAK = """
 import json, resource, sys
 from vcfnet.errors import InputError
@@ -165,16 +176,16 @@ def test_huge_rows_and_columns_with_tiny_data_are_refused_before_decoding(tmp_pa
     assert "native.dcm" in result["outcome"] and "60000" in result["outcome"], result
     assert result["peak_mib"] < 64, result
     # encapsulated: one tiny fragment that claims a 60000 x 60000 16-bit image
-    fragment = b"\xff\x4f\xff\x51" + bytes(60)
-    item = struct.pack("<HHI", 0xFFFE, 0xE000, 0) + struct.pack("<HHI", 0xFFFE, 0xE000, len(fragment)) + fragment
-    ds = _dx(rows=60000, columns=60000, BitsAllocated=16, BitsStored=16, HighBit=15)
-    head = _explicit_le(ds)[:-12 - STORED.size]
-    encapsulated = tmp_path / "encapsulated.dcm"
-    encapsulated.write_bytes(_file_head(JPEG2000Lossless) + head
-                             + struct.pack("<HH2sHI", 0x7FE0, 0x0010, b"OB", 0, 0xFFFFFFFF) + item
-                             + struct.pack("<HHI", 0xFFFE, 0xE0DD, 0))
+    encapsulated = write_encapsulated(tmp_path / "encapsulated.dcm", rows=60000, columns=60000)
     result = peak_memory(encapsulated)
     assert "encapsulated.dcm" in result["outcome"] and "60000" in result["outcome"], result
+    assert result["peak_mib"] < 64, result
+
+
+def test_huge_encapsulated_frame_count_is_refused_before_decoding(tmp_path):
+    path = write_encapsulated(tmp_path / "frames.dcm", rows=4096, columns=4096, NumberOfFrames=2**31 - 1)
+    result = peak_memory(path)
+    assert "frames.dcm" in result["outcome"] and "multi-frame" in result["outcome"], result
     assert result["peak_mib"] < 64, result
 
 
