@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -9,6 +10,7 @@ from vcfnet.study.cache import read_cache
 from vcfnet.study.dataset import load_cropset, load_table
 from vcfnet.study.ingest import IngestOptions, ingest
 from vcfnet.study.layout import StudyLayout
+from vcfnet.study.trace import trace_source
 
 from study_sources import IDENTIFIERS, write_voc_pair
 
@@ -122,8 +124,9 @@ def test_bad_input_names_the_file_and_writes_nothing(png_source, tmp_path, break
     # --skip-bad ingests the rest and lists what it left out
     report = ingest(png_source, study, _opts(skip_bad=True))
     assert report.rois == 10
-    skipped = pd.read_csv(study / "skipped.csv")
-    assert skipped["file"].str.contains(culprit).any()
+    assert [Path(f).name for f, _ in report.skipped] == [culprit]   # for the user's terminal: the file
+    skipped = pd.read_csv(study / "skipped.csv")                   # in the study: its pseudonym
+    assert dict(trace_source(study, png_source)[1])[skipped["file"].item()] == culprit
 
 
 def test_empty_folder(tmp_path):
@@ -148,3 +151,13 @@ def test_yolo_source(tmp_path):
     assert np.allclose(table.loc[0, ["x0", "y0", "x1", "y1"]].astype(float), [20, 30, 70, 60])
     meta = json.loads((tmp_path / "study" / "sources.json").read_text())
     assert list(meta.values())[0]["rois"] == 2
+
+
+def test_when_every_image_is_skipped_the_error_says_which_and_why(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    write_voc_pair(src, "only", [("acute", "L1", 20, 30, 70, 60)])
+    (src / "only.png").write_bytes(b"not a png")
+    with pytest.raises(InputError, match=r"all 1 images were skipped; first: .*only\.png: ") as exc:
+        ingest(src, tmp_path / "study", _opts(skip_bad=True))
+    assert "\n" not in str(exc.value) and not (tmp_path / "study").exists()

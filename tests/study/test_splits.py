@@ -58,3 +58,45 @@ def test_tiny_group_counts_keep_both_sides():
     mask = holdout_groups(labels, groups, 0.2, seed=0)
     assert mask.sum() == 1
     assert not holdout_groups(labels[:1], groups[:1], 0.2, seed=0).any()
+
+
+def _many_patients(src, n=16):
+    from study_sources import write_voc_pair
+
+    src.mkdir()
+    lines = []
+    for i in range(n):
+        label = ("acute", "chronic", "pathological")[i % 3]
+        write_voc_pair(src, f"img{i}", [(label, "L1", 20, 30, 70, 60)], seed=i)
+        lines.append(f"img{i}.png,PAT{i},{60 + i},F,2020-01-01")
+    (src / "metadata.csv").write_text("image,patient_id,age,sex,exam_date\n" + "\n".join(lines) + "\n")
+    return src
+
+
+def _split_by_content(study):
+    """split of each ROI keyed by what does not depend on the study's secret: image content + box."""
+    from vcfnet.study.cache import read_cache
+    from vcfnet.study.dataset import load_table
+
+    table, cache = load_table(study), read_cache(study)
+    content = dict(zip(cache.roi_ids, cache.hashes))
+    return {content[r]: s for r, s in zip(table["roi_id"], table["split"])}
+
+
+def test_split_is_a_function_of_the_data_and_the_seed_not_of_the_secret(tmp_path, monkeypatch):
+    from vcfnet.io import deid
+    from vcfnet.study.ingest import IngestOptions, ingest
+    from vcfnet.study.splits import write_splits
+
+    src = _many_patients(tmp_path / "src")
+    splits = {}
+    for name, fill in (("a", 1), ("b", 2)):       # two studies, two (fixed) secret keys
+        monkeypatch.setattr(deid.secrets, "token_bytes", lambda n, fill=fill: bytes([fill]) * n)
+        ingest(src, tmp_path / name, IngestOptions(site="site1", cohort="development", size=16, workers=1,
+                                                   split=SplitConfig(seed=3, test_fraction=0.3)))
+        splits[name] = _split_by_content(tmp_path / name)
+    assert (tmp_path / "a" / "secret.key").read_bytes() != (tmp_path / "b" / "secret.key").read_bytes()
+    assert splits["a"] == splits["b"]
+    assert {"train", "test"} <= set(splits["a"].values())
+    write_splits(tmp_path / "b", SplitConfig(seed=4, test_fraction=0.3))
+    assert _split_by_content(tmp_path / "b") != splits["a"]

@@ -47,8 +47,12 @@ def ingest_command(
     for r in reports:
         console.print(f"[bold]{r.source_id}[/]: {r.images} images, {r.rois} vertebrae "
                       f"({r.decoded} decoded, {r.reused} unchanged), {len(r.skipped)} skipped")
+    for r in reports:     # the user's own files, on the user's own terminal (the study holds pseudonyms)
+        for file, reason in r.skipped:
+            console.print(f"[yellow]skipped[/] {file}: {reason}", markup=False, highlight=False)
     if any(r.skipped for r in reports):
-        console.print(f"[yellow]skipped files are listed in {study / 'skipped.csv'}[/]")
+        console.print(f"[yellow]skipped files are listed by pseudonym in {study / 'skipped.csv'} "
+                      f"(`vcfnet study trace {study} SOURCE` names them)[/]")
     console.print(f"study: {study}  (see `vcfnet study summary {study}`)")
 
 

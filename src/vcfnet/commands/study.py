@@ -63,3 +63,20 @@ def split_command(
     for name, c in checks["counts"].items():
         console.print(f"{name:>14}: {c['patients']:5d} patients, {c['vertebrae']:5d} vertebrae")
     console.print(f"patients on two sides of a split: {sum(checks['patient_overlap'].values())}")
+
+
+@study_app.command("trace")
+def trace_command(
+    study: Path = typer.Argument(..., help="Study directory made by `vcfnet ingest`."),
+    source: Path = typer.Argument(..., help="A source folder that was ingested into it."),
+) -> None:
+    """Print which file of SOURCE each pseudonym of the study stands for (on this terminal only)."""
+    from vcfnet.errors import VcfnetError
+    from vcfnet.study.trace import trace_source
+
+    source_id, found = trace_source(study, source)
+    if not found:
+        raise VcfnetError(f"{source}: none of its files is in {study} (was it ingested from this path?)")
+    typer.echo(f"# {source_id} = {Path(source).resolve()}")
+    for pseudonym, rel in found:
+        typer.echo(f"{pseudonym}  {rel}")

@@ -27,6 +27,7 @@ class CropCache:
     size: int
     margin: float
     preprocessing_version: str = PREPROCESSING_VERSION
+    table_sha256: str | None = None      # the study.csv these crops belong to (None: not recorded)
     _pos: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -59,7 +60,8 @@ def read_cache(study_dir: str | Path, *, mmap: bool = True) -> CropCache:
                           f"{len(index['roi_ids'])}; run `vcfnet ingest` again to rebuild the cache")
     return CropCache(crops=crops, roi_ids=list(index["roi_ids"]), hashes=list(index["hashes"]),
                      size=int(index["size"]), margin=float(index["margin"]),
-                     preprocessing_version=str(index["preprocessing_version"]))
+                     preprocessing_version=str(index["preprocessing_version"]),
+                     table_sha256=index.get("table_sha256"))
 
 
 def write_cache(study_dir: str | Path, cache: CropCache) -> None:
@@ -73,4 +75,5 @@ def write_cache(study_dir: str | Path, cache: CropCache) -> None:
     write_json(layout.cache_index, {
         "preprocessing_version": cache.preprocessing_version, "size": cache.size, "margin": cache.margin,
         "count": len(cache.roi_ids), "roi_ids": cache.roi_ids, "hashes": cache.hashes,
+        **({"table_sha256": cache.table_sha256} if cache.table_sha256 else {}),
     })

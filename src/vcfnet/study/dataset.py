@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from vcfnet.errors import VcfnetError
 from vcfnet.labels import CLASSES
 from vcfnet.study.cache import read_cache
 from vcfnet.study.layout import StudyLayout
-from vcfnet.study.schema import load_study
+from vcfnet.study.schema import load_study, table_sha256
 
 SPLITS: tuple[str, ...] = ("train", "val", "test", "external", "prospective")
 
@@ -38,6 +39,7 @@ def load_table(study_dir: str | Path) -> pd.DataFrame:
     """The Study table joined with ``splits.csv`` (columns ``split`` and ``collaboration``)."""
     layout = StudyLayout(study_dir)
     layout.require(layout.study_table, layout.splits)
+    _check_in_step(layout)
     study = load_study(layout.study_table)
     splits = pd.read_csv(layout.splits, dtype={"roi_id": str, "split": str, "collaboration": int})
     table = study.merge(splits[["roi_id", "split", "collaboration"]], on="roi_id", how="left")
@@ -45,6 +47,20 @@ def load_table(study_dir: str | Path) -> pd.DataFrame:
         raise VcfnetError(f"{layout.splits}: some ROIs of the Study table have no split; "
                           f"run `vcfnet ingest` (or `vcfnet study split`) again")
     return table
+
+
+def _check_in_step(layout: StudyLayout) -> None:
+    """The crop cache and the splits must belong to this study.csv: an ingest killed between its writes
+    leaves them out of step, and rows must never be paired with another version's crops or splits."""
+    recorded = []
+    if layout.cache_index.exists():
+        recorded.append(json.loads(layout.cache_index.read_text()).get("table_sha256"))
+    if layout.splits_meta.exists():
+        recorded.append(json.loads(layout.splits_meta.read_text()).get("table_sha256"))
+    recorded = [r for r in recorded if r]
+    if recorded and any(r != table_sha256(layout.study_table) for r in recorded):
+        raise VcfnetError(f"{layout.root}: an ingest into this study was interrupted (its crop cache or splits "
+                          f"belong to another version of study.csv); run the same `vcfnet ingest` again")
 
 
 def load_cropset(study_dir: str | Path, *, split: str | None = None, cohort: str | None = None,

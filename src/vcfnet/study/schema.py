@@ -7,6 +7,7 @@ identifier. Boxes are pixel edges: x0 < x1 <= width, y0 < y1 <= height.
 """
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -119,4 +120,14 @@ def save_study(df: pd.DataFrame, path: str | Path) -> None:
         if path.suffix == ".parquet":
             df.to_parquet(tmp, index=False)
         else:
-            df.to_csv(tmp, index=False)
+            tmp.write_bytes(study_csv(df))
+
+
+def study_csv(df: pd.DataFrame) -> bytes:
+    """The bytes ``save_study`` writes for a (validated) table as CSV: what ``table_sha256`` hashes."""
+    return df.to_csv(index=False).encode("utf-8")
+
+
+def table_sha256(path: str | Path) -> str:
+    """SHA-256 of a Study table file: the crop cache and the splits name the table they belong to."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -8,6 +8,11 @@
   patients, flagged by ``collaboration = 1``.
 
 Everything is seeded; the settings and the checks are written to ``splits.json`` beside ``splits.csv``.
+
+A split is a function of the data and the seed only, never of the study's secret key: patient
+pseudonyms are keyed, so they only group rows; the groups are ordered by ``patient_identity`` (site +
+the sorted SHA-256 of the patient's image files, kept in memory, never written), and the seeded draw runs
+over that order. Two teams ingesting the same files under the same site names get the same split.
 """
 from __future__ import annotations
 
@@ -20,10 +25,10 @@ import numpy as np
 import pandas as pd
 
 from vcfnet.errors import VcfnetError
-from vcfnet.fileio import atomic_open, write_json
+from vcfnet.fileio import atomic_open
 from vcfnet.labels import CLASSES
 from vcfnet.study.layout import StudyLayout
-from vcfnet.study.schema import load_study
+from vcfnet.study.schema import load_study, table_sha256
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +75,31 @@ def holdout_groups(labels: np.ndarray, groups: np.ndarray, fraction: float, seed
     return held[inverse]
 
 
-def assign_splits(table: pd.DataFrame, config: SplitConfig) -> pd.DataFrame:
-    """``roi_id, split, collaboration`` for every row of a Study table."""
+def patient_identity(table: pd.DataFrame, sources: dict) -> np.ndarray:
+    """Per row, a secret-independent name of its patient: site + the sorted file hashes of the patient's
+    images (from ``sources.json``); a row whose file is unknown keeps its ``patient_id``."""
+    digest = {f"{sid}/{name}": entry[2] for sid, src in sources.items()
+              for name, entry in src.get("files", {}).items()}
+    files = table["image"].map(digest)
+    known = files.notna().to_numpy()
+    key = table["site"].astype(str) + "|" + table["patient_id"].astype(str)
+    per_patient = files[known].groupby(key[known]).agg(lambda f: ",".join(sorted(set(f))))
+    identity = (table["site"].astype(str) + "|" + key.map(per_patient).astype(object).fillna("")).to_numpy(dtype=object)
+    identity[~known] = table["patient_id"].to_numpy()[~known]
+    return identity
+
+
+def assign_splits(table: pd.DataFrame, config: SplitConfig, identity: np.ndarray | None = None) -> pd.DataFrame:
+    """``roi_id, split, collaboration`` for every row of a Study table.
+
+    ``identity`` (one per row, see :func:`patient_identity`) groups and orders the patients; without
+    it the ``patient_id`` column does.
+    """
     split = np.where(table["cohort"] == "external", "external",
                      np.where(table["cohort"] == "prospective", "prospective", "train")).astype(object)
     dev = np.flatnonzero((table["cohort"] == "development").to_numpy())
-    labels, groups = table["label"].to_numpy(), table["patient_id"].to_numpy()
+    labels = table["label"].to_numpy()
+    groups = table["patient_id"].to_numpy() if identity is None else np.asarray(identity)
     if len(dev):
         test = holdout_groups(labels[dev], groups[dev], config.test_fraction, config.seed)
         split[dev[test]] = "test"
@@ -112,14 +136,23 @@ def write_splits(study_dir: str | Path, config: SplitConfig | None = None) -> di
     if config is None:
         config = read_split_config(study_dir)
     table = load_study(layout.study_table)
-    splits = assign_splits(table, config)
+    sources = json.loads(layout.sources.read_text()) if layout.sources.exists() else {}
+    splits = assign_splits(table, config, patient_identity(table, sources))
     checks = split_checks(table, splits)
     if any(checks["patient_overlap"].values()):  # a bug, not a user error: never write such splits
         raise AssertionError(f"patient-grouped split failed: {checks['patient_overlap']}")
-    with atomic_open(layout.splits, "w", encoding="utf-8", newline="") as fh:
-        splits.to_csv(fh, index=False)
-    write_json(layout.splits_meta, {"config": asdict(config), **checks})
+    _write_if_changed(layout.splits, splits.to_csv(index=False))
+    meta = {"config": asdict(config), **checks, "table_sha256": table_sha256(layout.study_table)}
+    _write_if_changed(layout.splits_meta, json.dumps(meta, indent=2) + "\n")
     return checks
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    """Write ``text`` atomically unless ``path`` holds it already (an unchanged study keeps its files)."""
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return
+    with atomic_open(path, "w", encoding="utf-8", newline="") as fh:
+        fh.write(text)
 
 
 def read_split_config(study_dir: str | Path) -> SplitConfig:
