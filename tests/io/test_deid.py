@@ -108,5 +108,10 @@ def test_path_pseudonyms_are_keyed_and_redact_every_name_of_the_source(tmp_path,
     caplog.set_level(logging.INFO)
     with redacting_logs(a):
         logging.getLogger("vcfnet.anywhere").warning("%s: bad", root / "day 2" / "DOE_JANE 8888123.dcm")
+        try:
+            raise ValueError(f"{root}/x.dcm: DOE_JANE broke")
+        except ValueError:
+            logging.getLogger("vcfnet.anywhere").exception("failed")
     logging.getLogger("vcfnet.anywhere").warning("after: %s", "SMITH")   # only while ingesting
-    assert "8888123" not in caplog.records[0].getMessage() and "SMITH" in caplog.records[1].getMessage()
+    assert "8888123" not in caplog.records[0].getMessage() and "SMITH" in caplog.records[2].getMessage()
+    assert "ValueError" in caplog.text and "DOE_JANE" not in caplog.text and "7777123" not in caplog.text

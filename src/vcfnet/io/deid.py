@@ -106,7 +106,13 @@ class _RedactFilter(logging.Filter):
         self._paths = paths
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = self._paths.redact(record.getMessage()), None
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed record must not escape unredacted, nor raise here
+            message = f"{record.msg!s} (unformattable arguments)"
+        record.msg, record.args = self._paths.redact(message), None
+        if record.exc_info and not record.exc_text:   # a traceback's messages name files too
+            record.exc_text = self._paths.redact(logging.Formatter().formatException(record.exc_info))
         return True
 
 
