@@ -3,6 +3,11 @@
 Decoding runs once per image, in parallel over the cores; crops go to the crop cache and one row per
 vertebra to the Study table. Re-ingesting an unchanged source decodes nothing. A study grows source
 by source; ingesting the same folder again replaces what it gave before.
+
+No path of the source reaches the study (``io.deid.PathPseudonyms``). A new study is built in a private
+sibling and renamed into place (``layout.study_folder``); an existing one is updated file by file, each
+atomically, the crop cache and the splits naming the study.csv they belong to, so that a killed ingest
+leaves the old study, the new one, or one that says it was interrupted (and is repaired by running again).
 """
 from __future__ import annotations
 

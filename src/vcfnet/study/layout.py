@@ -2,13 +2,15 @@
 
     STUDY/
       study.csv          the Study table (one row per vertebra)
-      sources.json       every ingested source: kind, site, cohort, root, file hashes
+      sources.json       every ingested source by keyed id: kind, site, cohort, its files' size, mtime and
+                         SHA-256 by keyed pseudonym (no path: `vcfnet study trace` maps them back)
       secret.key         the per-study HMAC key for patient pseudonyms (mode 0600, never shared)
       cache/crops.npy    uint8 crops, N x 1 x S x S, in the order of cache/index.json
-      cache/index.json   roi ids, source hashes, preprocessing version, crop size and margin
+      cache/index.json   roi ids, source hashes, preprocessing version, crop size and margin, and the
+                         SHA-256 of the study.csv it belongs to (splits.json names it too)
       splits.csv         roi_id, split (train|val|test|external|prospective), collaboration (0/1)
       splits.json        the seed, fractions and checks that produced splits.csv
-      skipped.csv        what ``ingest --skip-bad`` left out, and why
+      skipped.csv        what ``ingest --skip-bad`` left out (file pseudonyms), and why
 
 A folder is a study once it holds ``study.csv``. A new study is built in a private sibling
 ``.NAME.partial-PID`` and renamed into place when complete, so a failed or killed ingest leaves no

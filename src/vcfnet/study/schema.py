@@ -3,7 +3,8 @@
 Columns (DESIGN.md): ``roi_id, image, patient_id, site, cohort, exam_date, level, label, x0, y0, x1,
 y1, age, sex`` plus ``width, height`` (the source image size, to check boxes) and ``source`` (which
 ingested source the row came from). ``patient_id`` is always a keyed pseudonym, never a DICOM
-identifier. Boxes are pixel edges: x0 < x1 <= width, y0 < y1 <= height.
+identifier; ``image`` (``SOURCE_ID/F-…``) and ``source`` are keyed pseudonyms of the file and the folder
+it came from, never their names. Boxes are pixel edges: x0 < x1 <= width, y0 < y1 <= height.
 """
 from __future__ import annotations
 
