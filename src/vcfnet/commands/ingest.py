@@ -49,10 +49,11 @@ def ingest_command(
                       f"({r.decoded} decoded, {r.reused} unchanged), {len(r.skipped)} skipped")
     for r in reports:     # the user's own files, on the user's own terminal (the study holds pseudonyms)
         for file, reason in r.skipped:
-            console.print(f"[yellow]skipped[/] {file}: {reason}", markup=False, highlight=False)
+            console.print(f"skipped {file}: {reason}", style="yellow", markup=False, highlight=False,
+                          soft_wrap=True)
     if any(r.skipped for r in reports):
         console.print(f"[yellow]skipped files are listed by pseudonym in {study / 'skipped.csv'} "
-                      f"(`vcfnet study trace {study} SOURCE` names them)[/]")
+                      f"(`vcfnet study trace {study} SOURCE` names them)[/]", soft_wrap=True)
     console.print(f"study: {study}  (see `vcfnet study summary {study}`)")
 
 
