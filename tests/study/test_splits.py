@@ -100,3 +100,13 @@ def test_split_is_a_function_of_the_data_and_the_seed_not_of_the_secret(tmp_path
     assert {"train", "test"} <= set(splits["a"].values())
     write_splits(tmp_path / "b", SplitConfig(seed=4, test_fraction=0.3))
     assert _split_by_content(tmp_path / "b") != splits["a"]
+
+
+def test_patient_identity_is_one_per_patient_even_when_some_files_are_unknown():
+    from vcfnet.study.splits import patient_identity
+
+    table = pd.DataFrame({"image": ["s/a", "s/b", "s/c", "s/d"], "site": "x",
+                          "patient_id": ["P1", "P1", "P2", "P3"]})
+    sources = {"s": {"files": {"a": [1, 2, "h-a"], "c": [1, 2, "h-c"]}}}
+    identity = patient_identity(table, sources)
+    assert identity[0] == identity[1] == "x|h-a" and identity[2] == "x|h-c" and identity[3] == "P3"

@@ -84,8 +84,10 @@ def patient_identity(table: pd.DataFrame, sources: dict) -> np.ndarray:
     known = files.notna().to_numpy()
     key = table["site"].astype(str) + "|" + table["patient_id"].astype(str)
     per_patient = files[known].groupby(key[known]).agg(lambda f: ",".join(sorted(set(f))))
-    identity = (table["site"].astype(str) + "|" + key.map(per_patient).astype(object).fillna("")).to_numpy(dtype=object)
-    identity[~known] = table["patient_id"].to_numpy()[~known]
+    mapped = key.map(per_patient)          # every row of a patient, even one whose own file is unknown
+    identity = (table["site"].astype(str) + "|" + mapped.astype(object).fillna("")).to_numpy(dtype=object)
+    unknown = mapped.isna().to_numpy()     # a patient none of whose files is known keeps its patient_id
+    identity[unknown] = table["patient_id"].to_numpy()[unknown]
     return identity
 
 
