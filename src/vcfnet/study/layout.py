@@ -61,7 +61,7 @@ class StudyLayout:
 def study_folder(root: str | Path) -> Iterator[StudyLayout]:
     """The layout to write a study in: ``root`` itself when it is a study already, else a private
     sibling that replaces ``root`` (absent or empty) only when the block completes."""
-    root = Path(root).absolute()
+    root = Path(root).resolve()   # a link to an empty folder: the study goes where it points
     if (root / "study.csv").is_file():
         yield StudyLayout(root)
         return
