@@ -17,6 +17,7 @@ from vcfnet.model.engine import predict_proba
 from vcfnet.predict import PREDICTION_COLUMNS, Predictor
 from vcfnet.study.dataset import load_cropset
 from vcfnet.study.ingest import IngestOptions, ingest
+from vcfnet.study.trace import trace_source
 
 MARGIN = 0.15
 
@@ -32,6 +33,12 @@ def _study(tmp_path, crop_size: int, margin: float = MARGIN):
         ingest(tmp_path / f"src-{site}", study, IngestOptions(site=site, cohort=cohort, size=crop_size,
                                                              margin=margin, workers=1))
     return study, films
+
+
+def _rows_of(table, study, source, png):
+    """The study's rows of one film (its ``image`` column is a keyed pseudonym; ``study trace`` maps it)."""
+    pseudonym = {rel: p for p, rel in trace_source(study, source)[1]}[png.name]
+    return table[table["image"].str.endswith("/" + pseudonym)]
 
 
 def _checkpoint(blob_model, tmp_path, crop_size: int, margin: float = MARGIN):
@@ -50,7 +57,7 @@ def test_predictor_on_a_radiograph_matches_the_engine_on_the_cache(blob_model, t
     table = everything.table
     for key, png in films.items():
         site = key.split("/")[0]
-        rows = table[(table["site"] == site) & table["image"].str.endswith(png.name)]
+        rows = _rows_of(table, study, tmp_path / f"src-{site}", png)
         assert len(rows) == 3
         boxes = rows[["x0", "y0", "x1", "y1"]].to_numpy().tolist()
         results = predictor.predict(png, boxes)
@@ -61,7 +68,7 @@ def test_predictor_on_a_radiograph_matches_the_engine_on_the_cache(blob_model, t
     # the check has teeth: a checkpoint claiming another crop margin gives other numbers
     other = Predictor(_checkpoint(blob_model, tmp_path, crop_size, margin=0.0))
     png = films["s1/film0.png"]
-    rows = table[table["image"].str.endswith("film0.png") & (table["site"] == "s1")]
+    rows = _rows_of(table, study, tmp_path / "src-s1", png)
     moved = np.array([[r.probabilities[c] for c in CLASSES]
                       for r in other.predict(png, rows[["x0", "y0", "x1", "y1"]].to_numpy().tolist())])
     assert not np.allclose(moved, engine[rows.index.to_numpy()], atol=1e-5)

@@ -180,3 +180,18 @@ def test_synthetic_study_detected_from_the_generators_manifest(tmp_path):
     (tmp_path / "synth" / "manifest.json").write_text(json.dumps({"generator": "vcfnet 0.1.0 synth"}))
     assert study_is_synthetic(tmp_path / "study")
     assert not study_is_synthetic(tmp_path / "nowhere")
+
+
+def test_synthetic_study_detected_from_the_ingest_marker_not_the_working_folder(tmp_path, monkeypatch):
+    """New studies name no source folder (paths are pseudonymised): ingest's ``synthetic`` marker
+    decides, and a generator manifest in the current folder must not make a study synthetic."""
+    from vcfnet.report.html import study_is_synthetic
+
+    (tmp_path / "study").mkdir()
+    sources = tmp_path / "study" / "sources.json"
+    sources.write_text(json.dumps({"src-1": {"kind": "voc", "files": {}}}))
+    (tmp_path / "manifest.json").write_text(json.dumps({"generator": "vcfnet 0.1.0 synth"}))
+    monkeypatch.chdir(tmp_path)
+    assert not study_is_synthetic(tmp_path / "study")
+    sources.write_text(json.dumps({"src-1": {"kind": "voc", "files": {}, "synthetic": True}}))
+    assert study_is_synthetic(tmp_path / "study")

@@ -81,8 +81,10 @@ def write_report(eval_dir: str | Path, out: str | Path | None = None, *, study_d
 
 
 def study_is_synthetic(study_dir: str | Path) -> bool:
-    """True when a source of the study was written by ``vcfnet synth``: its folder (or one of two
-    parents) holds the generator's ``manifest.json``. (Folder names prove nothing.)"""
+    """True when a source of the study was written by ``vcfnet synth``: ingest marked it
+    ``"synthetic": true`` in ``sources.json`` (it found the generator's ``manifest.json`` beside the
+    source), or, in a study made before sources were pseudonymised, the named source folder (or one of
+    two parents) holds that manifest. (Folder names prove nothing.)"""
     import json
 
     from vcfnet.study.layout import StudyLayout
@@ -97,7 +99,12 @@ def study_is_synthetic(study_dir: str | Path) -> bool:
         sources = {}
     entries = sources.values() if isinstance(sources, dict) else sources
     for entry in entries:
-        folder = Path(str(entry.get("path", ""))) if isinstance(entry, dict) else None
+        if not isinstance(entry, dict):
+            continue
+        if entry.get("synthetic") is True:   # ingest marks a source that vcfnet synth wrote
+            return True
+        # studies made before sources were pseudonymised still name the source folder
+        folder = Path(str(entry["path"])) if entry.get("path") else None
         if folder and any(_synth_manifest(d / "manifest.json") for d in (folder, *list(folder.parents)[:2])):
             return True
     return False
