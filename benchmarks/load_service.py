@@ -73,12 +73,12 @@ def free_port() -> int:
 
 
 def start_server(checkpoint: Path, tokens: Path, workers: int, log_path: Path, *, precision: str,
-                 torch_threads: int) -> tuple[subprocess.Popen, str]:
+                 torch_threads: int, env: dict | None = None) -> tuple[subprocess.Popen, str]:
     import httpx
 
     port = free_port()
     env = {**os.environ, "VCFNET_RATE_LIMIT": "0", "VCFNET_LOG_LEVEL": "warning", "VCFNET_PRECISION": precision,
-           "VCFNET_TORCH_THREADS": str(torch_threads)}
+           "VCFNET_TORCH_THREADS": str(torch_threads), **(env or {})}
     cmd = [sys.executable, "-c", "import sys; from vcfnet.cli import main; sys.exit(main())", "serve",
            "--checkpoint", str(checkpoint), "--port", str(port), "--workers", str(workers), "--tokens-file", str(tokens)]
     with open(log_path, "ab") as log:
@@ -204,13 +204,127 @@ def serve_and_load(args, checkpoint: Path, tmp: Path, token: str, dicom: bytes, 
             result.update(workers=workers, gradcam=gradcam, precision=precision, threads=args.torch_threads,
                           clients=clients, load_after=os.getloadavg()[0])
             rows.append(result)
-            print(f"workers={workers} clients={clients} {precision} gradcam={gradcam}: n={result['n']} errors={result['errors']} "
+            log(f"workers={workers} clients={clients} {precision} gradcam={gradcam}: n={result['n']} errors={result['errors']} "
                   f"p50={result['p50']:.0f} ms p95={result['p95']:.0f} ms {result['throughput']:.2f} req/s "
                   f"load={result['load_after']:.2f} {result['first_error']}", flush=True)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
     return rows
+
+
+# ---- --stalls: does heavy work stay off the event loop? ------------------------------------------
+
+def _report_body(images: int, boxes: int, png: str = "") -> bytes:
+    import json
+
+    box = {"index": 1, "box": BOX, "probabilities": {"acute": 0.5, "chronic": 0.3, "pathological": 0.2},
+           "predicted": "acute", "crop_png": png or None, "heatmap_png": png or None,
+           "annotation": {"label": "acute", "level": "L1"}}
+    image = {"index": 1, "width": 690, "height": 833, "boxes": [dict(box, index=i + 1) for i in range(boxes)]}
+    return json.dumps({"model": {"version": "bench"}, "classes": ["acute", "chronic", "pathological"],
+                       "limits": "research use", "images": [dict(image, index=i + 1) for i in range(images)]}).encode()
+
+
+def _thumbnail_png() -> str:
+    """A noisy 100 x 100 RGB thumbnail: 1024 of them fill the 50 MB body limit (compresses worse than Grad-CAM)."""
+    import base64
+
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    pixels = (rng.normal(128, 40, (100, 100, 3)).clip(0, 255)).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="PNG")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def _probe_during(url: str, work) -> tuple[float, dict]:
+    """Run ``work()`` in a thread; meanwhile GET /healthz every 50 ms. (seconds of work, latency stats in ms)."""
+    import threading
+
+    import httpx
+
+    done, spent = threading.Event(), [0.0]
+
+    def run():
+        t0 = time.perf_counter()
+        try:
+            work()
+        finally:
+            spent[0] = time.perf_counter() - t0
+            done.set()
+    waits = []
+    thread = threading.Thread(target=run)
+    with httpx.Client(base_url=url, timeout=600) as probe:
+        thread.start()
+        while not done.is_set():
+            t0 = time.perf_counter()
+            probe.get("/healthz")
+            waits.append((time.perf_counter() - t0) * 1000)
+            time.sleep(0.05)
+    thread.join()
+    waits.sort()
+    return spent[0], {"n": len(waits), "p50": waits[len(waits) // 2], "max": waits[-1]}
+
+
+def _peak_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def log(text: str) -> None:
+    print(text, flush=True)
+
+
+def run_stalls() -> int:
+    """/healthz while a 4000-box report renders and while 8 logins hash; the largest accepted report."""
+    import httpx
+
+    from vcfnet.service.security import TokenStore, hash_password
+
+    with tempfile.TemporaryDirectory(prefix="vcfnet-stalls-") as tmp:
+        tmp = Path(tmp)
+        token = TokenStore(tmp / "tokens.json").create("load")
+        auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        env = {"VCFNET_MAX_BOXES": "4000", "VCFNET_LOGIN_USER": "reader",
+               "VCFNET_LOGIN_PASSWORD_HASH": hash_password("correct horse")}
+        proc, url = start_server(make_checkpoint(tmp), tmp / "tokens.json", 1, tmp / "server.log",
+                                 precision="float32", torch_threads=0, env=env)
+        try:
+            _, idle = _probe_during(url, lambda: time.sleep(3))
+            big = _report_body(1, 4000)
+            post = lambda body: httpx.post(url + "/api/v1/report", content=body, headers=auth, timeout=600)  # noqa: E731
+            spent, during = _probe_during(url, lambda: post(big).raise_for_status())
+            log(f"/healthz idle: p50 {idle['p50']:.1f} ms, max {idle['max']:.1f} ms (n={idle['n']})")
+            log(f"4000-box HTML report ({len(big) / 1e6:.1f} MB): {spent:.2f} s; /healthz meanwhile p50 "
+                  f"{during['p50']:.1f} ms, max {during['max']:.1f} ms (n={during['n']})")
+
+            def logins():
+                from concurrent.futures import ThreadPoolExecutor
+
+                with ThreadPoolExecutor(8) as pool:
+                    list(pool.map(lambda _: httpx.post(url + "/login", data={"username": "reader", "password":
+                                                       "correct horse"}, timeout=60), range(8)))
+            spent, during = _probe_during(url, logins)
+            log(f"8 concurrent logins: {spent:.2f} s; /healthz meanwhile p50 {during['p50']:.1f} ms, "
+                  f"max {during['max']:.1f} ms (n={during['n']})")
+            largest = _report_body(16, 32, _thumbnail_png())     # the default max_batch_images x max_boxes
+            before = _peak_mib(proc.pid)
+            spent, during = _probe_during(url, lambda: post(largest).raise_for_status())
+            log(f"largest accepted report (16 images x 32 boxes, 2 PNGs each, {len(largest) / 1e6:.1f} MB): "
+                  f"{spent:.2f} s, server peak memory {before:.0f} -> {_peak_mib(proc.pid):.0f} MiB; /healthz "
+                  f"meanwhile p50 {during['p50']:.1f} ms, max {during['max']:.1f} ms")
+            t0 = time.perf_counter()
+            refused = httpx.post(url + "/api/v1/report", content=_report_body(1, 40_000), headers=auth, timeout=600)
+            log(f"40,000-box report: {refused.status_code} in {time.perf_counter() - t0:.2f} s: "
+                f"{refused.json()['error']['message'][:150]}")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -224,7 +338,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="time limit per run")
     parser.add_argument("--warmup", type=int, default=3, help="warm-up rounds of --clients requests")
     parser.add_argument("--write-docs", action="store_true", help="write the Service section of docs/BENCHMARKS.md")
+    parser.add_argument("--stalls", action="store_true", help="instead: /healthz during a 4000-box report and "
+                        "during 8 logins, and the time and peak memory of the largest report the default limits accept")
     args = parser.parse_args(argv)
+    if args.stalls:
+        return run_stalls()
 
     from vcfnet.service.security import TokenStore
 
