@@ -17,12 +17,17 @@ def register(app: typer.Typer) -> None:
     app.add_typer(bench_app, name="bench")
 
 
+SAMPLE_CROPS = _REPO.parent / "shared" / "data" / "vcfnet-samples" / "train"
+
+
 @bench_app.command("train")
 def bench_train(
-    crops: Path = typer.Option(_REPO.parent / "shared" / "data" / "vcfnet-samples" / "train",
-                               help="Folder of real crops in Acute/Chronic/Pathologic sub-folders."),
-    images: int = typer.Option(256, help="Replicate the crops to this many images."),
-    epochs: int = typer.Option(3, help="Epochs per loop; the first is warm-up, the median of the rest counts."),
+    crops: Optional[Path] = typer.Option(None, help="Folder of real crops in Acute/Chronic/Pathologic "
+                                         "sub-folders (default: ../shared/data/vcfnet-samples/train beside "
+                                         "the checkout, else synthetic crops)."),
+    images: int = typer.Option(256, min=1, help="Replicate the crops to this many images."),
+    epochs: int = typer.Option(3, min=1, help="Epochs per loop; the first is warm-up, the median of the rest "
+                               "counts."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     seed_script: Path = typer.Option(_REPO.parent / "shared" / "bench" / "seed_pipeline.py",
                                      "--seed-script", help="The study's loop to compare against."),
@@ -31,13 +36,16 @@ def bench_train(
     skip_seed: bool = typer.Option(False, "--skip-seed", help="Time only the project's loop."),
     doc: Optional[Path] = typer.Option(_REPO / "docs" / "BENCHMARKS.md", help="Markdown file to append "
                                        "the results to; give an empty string to skip."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the figures to this JSON file."),
 ) -> None:
     """Train ResNet-18 from scratch for a few epochs in both loops and print images/s and the ratio."""
     from rich.console import Console
 
-    from vcfnet.model import bench
+    from vcfnet.bench import train as bench
 
     console = Console(stderr=True)
+    if not skip_seed:
+        bench.check_seed_script(seed_script)
     if threads:
         import os
 
@@ -47,7 +55,8 @@ def bench_train(
     dev = "cuda" if device == "auto" and _cuda() else ("cpu" if device == "auto" else device)
     load_before = bench.machine()["load_avg"]
     with tempfile.TemporaryDirectory(prefix="vcfnet-bench-") as tmp:
-        x, y = bench.replicate(bench.list_images(crops), images, Path(tmp) / "train", 224)
+        source = _crops_folder(crops, Path(tmp) / "synthetic", console)
+        x, y = bench.replicate(bench.list_images(source), images, Path(tmp) / "train", 224)
         seed = None
         if not skip_seed:
             console.print(f"seed loop: {images} images, {epochs} epochs on {dev} ...")
@@ -58,11 +67,35 @@ def bench_train(
     info = bench.machine()
     command = f"vcfnet bench train --images {images} --epochs {epochs} --device {dev}" + (
         f" --threads {threads}" if threads else "")
-    lines = _report(seed, project, infer, info, load_before, command)
+    origin = "15 synthetic crops" if source == Path(tmp) / "synthetic" else f"the crops of {source.name}/"
+    lines = _report(seed, project, infer, info, load_before, command, origin)
     console.print("\n".join(lines))
+    if json_out:
+        _write_json(json_out, {"command": command, "seed": seed, "project": project, "inference": infer,
+                               "machine": info, "crops": origin})
     if doc and str(doc):
         _append(doc, lines)
         console.print(f"appended to {doc}")
+
+
+def _crops_folder(crops: Optional[Path], synthetic: Path, console) -> Path:
+    """The given folder; by default the sample crops beside the checkout, else synthetic ones."""
+    from vcfnet.bench import train as bench
+
+    if crops is not None:
+        return crops
+    if SAMPLE_CROPS.is_dir():
+        return SAMPLE_CROPS
+    console.print(f"sample crops {SAMPLE_CROPS} not found: using 15 synthetic crops")
+    return bench.synthetic_crops(synthetic)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    import json
+
+    from vcfnet.fileio import write_text
+
+    write_text(path, json.dumps(data, indent=2, default=str) + "\n")
 
 
 def _cuda() -> bool:
@@ -70,13 +103,13 @@ def _cuda() -> bool:
     return torch.cuda.is_available()
 
 
-def _report(seed, project, infer, info, load_before, command: str) -> list[str]:
+def _report(seed, project, infer, info, load_before, command: str, origin: str) -> list[str]:
     stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     hw = info["gpu"] or f"{info['cpu']}, {info['cores']} cores"
     load = f"{load_before[0]:.2f} before, {info['load_avg'][0]:.2f} after (1-min load average)"
     lines = [f"### Training throughput, {stamp}", "",
              f"`{command}` on {hw}; torch {info['torch']}, "
-             f"{info['threads']} threads; load {load}; {project['images']} images (the 15 real crops "
+             f"{info['threads']} threads; load {load}; {project['images']} images ({origin} "
              f"replicated), ResNet-18 from scratch, batch 128, 224 px.", "",
              "| loop | train images/s | epoch seconds |", "|---|---|---|"]
     if seed:

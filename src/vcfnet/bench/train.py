@@ -30,6 +30,8 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 
 def list_images(crops_dir: Path) -> list[tuple[Path, int]]:
     """(file, class index) for every image under ``crops_dir/<Class>/``, sorted."""
+    if not crops_dir.is_dir():
+        raise VcfnetError(f"crops folder {crops_dir} does not exist (leave --crops out to use synthetic crops)")
     items = []
     for sub in sorted(p for p in crops_dir.iterdir() if p.is_dir()):
         if sub.name.lower() not in FOLDER_CLASSES:
@@ -39,6 +41,26 @@ def list_images(crops_dir: Path) -> list[tuple[Path, int]]:
     if not items:
         raise VcfnetError(f"{crops_dir}: no images in Acute/Chronic/Pathologic sub-folders")
     return items
+
+
+def synthetic_crops(folder: Path, *, per_class: int = 5, size: int = 96, seed: int = 0) -> Path:
+    """Write ``per_class`` grey PNG crops into ``folder/<Acute|Chronic|Pathologic>/`` and return ``folder``.
+
+    Used when the sample crops (``../shared/data/vcfnet-samples``) are not beside the checkout: a
+    throughput benchmark needs images of the right shape, not real anatomy. Class k is noise with a
+    bright band in a class-specific place, so the loops see a learnable task.
+    """
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    band = size // 3
+    for k, name in enumerate(("Acute", "Chronic", "Pathologic")):
+        (folder / name).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 90, size=(size, size), dtype=np.uint8)
+            pixels[k * band:(k + 1) * band] += 150
+            Image.fromarray(pixels).save(folder / name / f"synthetic-{i:02d}.png")
+    return folder
 
 
 def replicate(items: list[tuple[Path, int]], n: int, image_folder: Path, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -63,10 +85,16 @@ def replicate(items: list[tuple[Path, int]], n: int, image_folder: Path, size: i
     return np.stack(out)[:, None], np.array(labels, dtype=np.int64)
 
 
+def check_seed_script(seed_script: Path) -> None:
+    """One line naming the missing seed baseline (before any work is done)."""
+    if not seed_script.is_file():
+        raise VcfnetError(f"seed baseline {seed_script} does not exist: pass --seed-script FILE "
+                          f"(the study's loop, shared/bench/seed_pipeline.py) or --skip-seed")
+
+
 def run_seed(seed_script: Path, image_folder: Path, *, epochs: int, device: str) -> dict[str, Any]:
     """Run the seed loop as its own process; return its JSON result line."""
-    if not seed_script.is_file():
-        raise VcfnetError(f"seed pipeline {seed_script} does not exist (pass --seed-script)")
+    check_seed_script(seed_script)
     cmd = [sys.executable, str(seed_script), str(image_folder), "--epochs", str(epochs), "--device", device]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
@@ -104,20 +132,67 @@ def run_project(crops: np.ndarray, labels: np.ndarray, *, epochs: int, device: s
 
 
 def run_inference(model: torch.nn.Module, crops: np.ndarray, *, device: str, amp: str = "auto",
-                  repeats: int = 3) -> dict[str, Any]:
-    """Images/s of ``predict_proba`` in batches of 256 (median of ``repeats`` passes after a warm-up)."""
+                  repeats: int = 3, batch_size: int = 256, compile: bool = False) -> dict[str, Any]:
+    """Images/s of ``predict_proba`` in batches of ``batch_size`` (median of ``repeats`` passes after a
+    warm-up pass, which also pays for ``torch.compile`` when ``compile`` is set)."""
     from vcfnet.model.engine import predict_proba, resolve_amp, resolve_device
 
     dev = resolve_device(device)
     amp_dtype = resolve_amp(amp, dev)
     model.eval()
-    predict_proba(model, crops[:32], device=dev, amp_dtype=amp_dtype)
+    if compile:
+        model = torch.compile(model)
+    start = time.perf_counter()
+    predict_proba(model, crops[:batch_size], batch_size=batch_size, device=dev, amp_dtype=amp_dtype)
+    warmup = time.perf_counter() - start
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        predict_proba(model, crops, device=dev, amp_dtype=amp_dtype)
+        predict_proba(model, crops, batch_size=batch_size, device=dev, amp_dtype=amp_dtype)
         times.append(time.perf_counter() - start)
-    return {"img_per_s": len(crops) / sorted(times)[len(times) // 2], "amp": "bf16" if amp_dtype else "fp32"}
+    return {"img_per_s": len(crops) / sorted(times)[len(times) // 2], "amp": "bf16" if amp_dtype else "fp32",
+            "compile": compile, "warmup_s": warmup, "batch_size": batch_size, "images": len(crops)}
+
+
+def run_model_alone(n: int, *, device: str, amp: str = "auto", batch_size: int = 128, input_size: int = 224,
+                    steps: int = 10) -> dict[str, Any]:
+    """Images/s of forward + backward + Adam step alone, on one batch of unit-range crops already on the device:
+    no augmentation, no indexing, no host work - the bound an end-to-end loop is measured against."""
+    from vcfnet.model.config import TrainConfig
+    from vcfnet.model.distributed import DistInfo
+    from vcfnet.model.engine import autocast, resolve_amp, resolve_device
+    from vcfnet.model.train import make_optimizer, setup_model
+
+    config = TrainConfig(weights=None, batch_size=batch_size, input_size=input_size, amp=amp, device=device)
+    dev = resolve_device(device)
+    amp_dtype = resolve_amp(amp, dev)
+    model, _ = setup_model(config, dev, DistInfo())
+    optimizer = make_optimizer(model.parameters(), config)
+    x = torch.rand(batch_size, 1, input_size, input_size, device=dev).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 3, (batch_size,), device=dev)
+    criterion = torch.nn.CrossEntropyLoss()
+
+    def step() -> None:
+        with autocast(dev, amp_dtype):
+            loss = criterion(model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    step()
+    _sync(dev)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    _sync(dev)
+    seconds = time.perf_counter() - start
+    return {"img_per_s": steps * batch_size / seconds, "amp": "bf16" if amp_dtype else "fp32",
+            "batch_size": batch_size, "steps": steps, "images": n}
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def machine() -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""Benchmark harnesses (throughput of training and inference); no stage package imports them."""
