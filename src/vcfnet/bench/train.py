@@ -132,16 +132,17 @@ def run_project(crops: np.ndarray, labels: np.ndarray, *, epochs: int, device: s
 
 
 def run_inference(model: torch.nn.Module, crops: np.ndarray, *, device: str, amp: str = "auto",
-                  repeats: int = 3, batch_size: int = 256, compile: bool = False) -> dict[str, Any]:
+                  repeats: int = 3, batch_size: int = 256, compile: bool = False,
+                  backend: str = "inductor") -> dict[str, Any]:
     """Images/s of ``predict_proba`` in batches of ``batch_size`` (median of ``repeats`` passes after a
-    warm-up pass, which also pays for ``torch.compile`` when ``compile`` is set)."""
+    warm-up pass, which also pays for ``torch.compile(backend=backend)`` when ``compile`` is set)."""
     from vcfnet.model.engine import predict_proba, resolve_amp, resolve_device
 
     dev = resolve_device(device)
     amp_dtype = resolve_amp(amp, dev)
     model.eval()
     if compile:
-        model = torch.compile(model)
+        model = torch.compile(model, backend=backend)
     start = time.perf_counter()
     predict_proba(model, crops[:batch_size], batch_size=batch_size, device=dev, amp_dtype=amp_dtype)
     warmup = time.perf_counter() - start

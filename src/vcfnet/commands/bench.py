@@ -73,7 +73,7 @@ def bench_train(
     if json_out:
         _write_json(json_out, {"command": command, "seed": seed, "project": project, "inference": infer,
                                "machine": info, "crops": origin})
-    if doc and str(doc):
+    if doc and str(doc) not in ("", "."):     # typer turns --doc "" into Path(".")
         _append(doc, lines)
         console.print(f"appended to {doc}")
 
