@@ -1,78 +1,76 @@
-"""Training configuration: one dataclass, read from and written to YAML.
+"""Training configuration: one pydantic model, read from and written to YAML, and the source of the
+``vcfnet train`` flags (one flag per field, see ``vcfnet.commands.train``).
 
 The defaults are the original study's protocol (25 epochs, Adam lr 2e-4, weight decay 5e-4,
 batch 128, cross-entropy, ImageNet weights, 224 px, h/v flips, rotation +-15 degrees, no class
 balancing). The resolved configuration is saved as ``config.yaml`` beside every training run.
+Bad values raise :class:`VcfnetError` with one line naming the option (as a flag when the values came
+from the command line, as a YAML key otherwise) and what is allowed.
 """
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, fields
+import contextvars
+import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from vcfnet.errors import VcfnetError
 from vcfnet.fileio import write_text
 
-CHOICES: dict[str, tuple[str, ...]] = {
-    "optimizer": ("adam", "adamw", "sgd"),
-    "loss": ("cross_entropy",),
-    "class_balance": ("none", "weighted_loss", "sampler"),
-    "amp": ("auto", "bf16", "fp32"),
-    "select": ("val_loss", "val_acc"),
-    "lr_schedule": ("constant", "cosine"),
-}
+#: Field -> flag where the flag is not ``--field-name`` (kept from before the flags were derived).
+FLAG_NAMES: dict[str, str] = {"num_threads": "--threads"}
+#: Where the values being validated came from: "options" (flags), a YAML path, or "config" (code).
+_SOURCE: contextvars.ContextVar[str] = contextvars.ContextVar("train_config_source", default="config")
 
 
-@dataclass
-class TrainConfig:
-    epochs: int = 25
-    lr: float = 2e-4
-    weight_decay: float = 5e-4
-    batch_size: int = 128          # global: split across DDP processes
-    optimizer: str = "adam"
-    momentum: float = 0.9          # sgd only
-    loss: str = "cross_entropy"
-    label_smoothing: float = 0.0
-    lr_schedule: str = "constant"
-    arch: str = "resnet18"
-    weights: str | None = "imagenet"   # imagenet | none | path of a torchvision state dict
-    input_size: int = 224
-    hflip: bool = True
-    vflip: bool = True
-    rotation: float = 15.0
-    class_balance: str = "none"
-    amp: str = "auto"
-    channels_last: bool = True
-    compile: bool = False
-    seed: int = 0
-    num_threads: int | None = None
-    device: str = "auto"
-    resume: bool = False
-    select: str = "val_loss"
-    eval_batch_size: int = 256
+class TrainConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    def __post_init__(self) -> None:
-        self.validate()
+    epochs: int = Field(25, ge=1, description="Epochs (study: 25).")
+    lr: float = Field(2e-4, gt=0, description="Learning rate (study: 2e-4).")
+    weight_decay: float = Field(5e-4, ge=0, description="Weight decay (study: 5e-4).")
+    batch_size: int = Field(128, ge=1, description="Global batch size, split across DDP processes (study: 128).")
+    optimizer: Literal["adam", "adamw", "sgd"] = Field("adam", description="Optimizer (study: adam).")
+    momentum: float = Field(0.9, ge=0, description="SGD momentum (sgd only).")
+    loss: Literal["cross_entropy"] = Field("cross_entropy", description="Loss (study: cross_entropy).")
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="Label smoothing of the loss.")
+    lr_schedule: Literal["constant", "cosine"] = Field("constant", description="Learning-rate schedule.")
+    arch: str = Field("resnet18", description="Backbone: resnet18 (study), resnet34, resnet50, densenet121, "
+                      "efficientnet_b0.")
+    weights: Optional[str] = Field("imagenet", description="imagenet (study), none, or a torchvision state "
+                                   "dict path.")
+    input_size: int = Field(224, ge=1, description="Model input side in pixels (study: 224).")
+    hflip: bool = Field(True, description="Random horizontal flips (study: on).")
+    vflip: bool = Field(True, description="Random vertical flips (study: on).")
+    rotation: float = Field(15.0, ge=0, le=180, description="Random rotation, +- degrees (study: 15).")
+    class_balance: Literal["none", "weighted_loss", "sampler"] = Field("none", description="Class balancing "
+                                                                       "(study: none).")
+    amp: Literal["auto", "bf16", "fp32"] = Field("auto", description="auto (bf16 where the hardware does it), "
+                                                 "bf16 or fp32.")
+    channels_last: bool = Field(True, description="channels_last memory format.")
+    compile: bool = Field(False, description="torch.compile the network (inductor).")
+    seed: int = Field(0, description="Random seed.")
+    num_threads: Optional[int] = Field(None, ge=1, description="CPU threads for torch.")
+    device: str = Field("auto", description="auto, cpu, cuda or cuda:N.")
+    resume: bool = Field(False, description="Continue the interrupted run in --out from its state/.")
+    select: Literal["val_loss", "val_acc"] = Field("val_loss", description="Model selection for best/.")
+    eval_batch_size: int = Field(256, ge=1, description="Batch size of evaluation passes.")
 
-    def validate(self) -> None:
-        for name, allowed in CHOICES.items():
-            value = getattr(self, name)
-            if value not in allowed:
-                raise VcfnetError(f"Invalid {name} '{value}'. Only {', '.join(allowed)} are supported.")
-        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "input_size": self.input_size,
-                    "eval_batch_size": self.eval_batch_size}
-        for name, value in positive.items():
-            if int(value) < 1:
-                raise VcfnetError(f"{name} must be at least 1, got {value}")
-        self._check_input_size()
-        if self.lr <= 0 or self.weight_decay < 0 or not 0 <= self.rotation <= 180:
-            raise VcfnetError(f"lr must be > 0, weight_decay >= 0 and rotation in [0, 180]; got lr={self.lr}, "
-                              f"weight_decay={self.weight_decay}, rotation={self.rotation}")
-        if self.weights is not None and str(self.weights).lower() == "none":
-            self.weights = None
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise VcfnetError(describe(exc, source=_SOURCE.get())) from None
 
-    def _check_input_size(self) -> None:
+    @field_validator("weights")
+    @classmethod
+    def _none_means_random(cls, value: Optional[str]) -> Optional[str]:
+        return None if value is not None and value.lower() == "none" else value
+
+    @model_validator(mode="after")
+    def _check_input_size(self) -> "TrainConfig":
         from vcfnet.model.network import MAX_INPUT_SIZE, OUTPUT_STRIDE
 
         low = OUTPUT_STRIDE.get(self.arch)
@@ -80,9 +78,10 @@ class TrainConfig:
             raise VcfnetError(f"--input-size {self.input_size} (input_size) is outside {low}..{MAX_INPUT_SIZE} "
                               f"for {self.arch}: it downsamples by {low}, so a smaller input leaves its "
                               f"last layers less than one cell")
+        return self
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return self.model_dump()
 
     def replace(self, **changes: Any) -> "TrainConfig":
         """A copy with the given fields changed (``None`` values mean "not given" and are ignored)."""
@@ -90,36 +89,55 @@ class TrainConfig:
         return from_dict({**self.to_dict(), **given}, source="options")
 
 
+def choices(name: str) -> tuple[str, ...]:
+    """The allowed values of a ``Literal`` field, else ``()``."""
+    annotation = TrainConfig.model_fields[name].annotation
+    return tuple(typing.get_args(annotation)) if typing.get_origin(annotation) is Literal else ()
+
+
+def flag(name: str) -> str:
+    return FLAG_NAMES.get(name, "--" + name.replace("_", "-"))
+
+
+def describe(exc: ValidationError, *, source: str) -> str:
+    """One line per problem (joined with '; '): the option, the value given, what is allowed."""
+    parts = []
+    for err in exc.errors():
+        name = str(err["loc"][0]) if err["loc"] else "config"
+        label = flag(name) if source == "options" else name
+        given = err.get("input")
+        if err["type"] == "literal_error":
+            parts.append(f"Invalid {name} '{given}'. Only {', '.join(choices(name))} are supported.")
+        elif err["type"] == "extra_forbidden":
+            parts.append(f"unknown training option {name}")
+        else:
+            kind = _kind(name)
+            shown = f"{label} {given}" if source == "options" else f"{label} = {given!r}"
+            parts.append(f"{shown} is not allowed: {err['msg'].replace('Input should be', 'must be')}"
+                         + (f" ({kind})" if kind else ""))
+    prefix = "" if source in ("config", "options") else f"{source}: "
+    return prefix + "; ".join(parts)
+
+
+def _kind(name: str) -> str:
+    field = TrainConfig.model_fields.get(name)
+    if field is None:
+        return ""
+    args = [a for a in typing.get_args(field.annotation) if a is not type(None)] or [field.annotation]
+    return getattr(args[0], "__name__", "")
+
+
 def from_dict(data: dict[str, Any], *, source: str = "config") -> TrainConfig:
-    known = {f.name: f for f in fields(TrainConfig)}
+    known = list(TrainConfig.model_fields)
     unknown = sorted(set(data) - set(known))
     if unknown:
         raise VcfnetError(f"{source}: unknown training option(s) {', '.join(unknown)} "
                           f"(known: {', '.join(known)})")
-    clean = {}
-    for key, value in data.items():
-        clean[key] = _coerce(known[key], value, source)
-    return TrainConfig(**clean)
-
-
-def _coerce(field: dataclasses.Field, value: Any, source: str) -> Any:
-    kind = str(field.type)
-    if value is None:
-        return None
+    token = _SOURCE.set(source)
     try:
-        if kind.startswith("bool"):
-            if isinstance(value, str):
-                if value.lower() not in ("true", "false", "yes", "no", "1", "0"):
-                    raise ValueError(value)
-                return value.lower() in ("true", "yes", "1")
-            return bool(value)
-        if kind.startswith("int"):
-            return int(value)
-        if kind.startswith("float"):
-            return float(value)
-        return str(value)
-    except (TypeError, ValueError):
-        raise VcfnetError(f"{source}: option {field.name} = {value!r} is not a valid {kind}") from None
+        return TrainConfig(**data)
+    finally:
+        _SOURCE.reset(token)
 
 
 def load_config(path: str | Path) -> TrainConfig:
