@@ -7,12 +7,14 @@ that names the key, where it came from and what is expected.
 """
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import json
 import os
+import typing
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from vcfnet.errors import VcfnetError
 
@@ -21,11 +23,12 @@ ENV_PREFIX = "VCFNET_"
 DEMO_DIR = Path("vcfnet-demo")
 
 
-@dataclasses.dataclass
-class Settings:
+class Settings(BaseModel):
     """Everything ``create_app`` and ``vcfnet serve`` need. Sizes in MB, times in seconds."""
 
-    checkpoint: Path | None = None
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+    checkpoint: Optional[Path] = None
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
@@ -40,16 +43,36 @@ class Settings:
     header_timeout_s: float = 10.0           # request line + headers must arrive within this (slowloris)
     inference_threads: int = 1
     rate_limit: int = 60                     # requests per token (or client) per minute; 0 = off
-    cors_origins: list[str] = dataclasses.field(default_factory=list)  # empty = closed
-    tokens_file: Path | None = None          # hashed API tokens (``vcfnet serve token create``)
-    login_user: str | None = None            # page login; with login_password_hash
-    login_password_hash: str | None = None   # ``vcfnet serve hash-password``
-    session_secret: str | None = None        # signs session cookies; random per start when unset
+    cors_origins: list[str] = Field(default_factory=list)  # empty = closed; "a,b" from the environment
+    tokens_file: Optional[Path] = None       # hashed API tokens (``vcfnet serve token create``)
+    login_user: Optional[str] = None         # page login; with login_password_hash
+    login_password_hash: Optional[str] = None  # ``vcfnet serve hash-password``
+    session_secret: Optional[str] = None     # signs session cookies; random per start when unset
     session_max_age_s: int = 8 * 3600
     keep_uploads: bool = False
-    upload_dir: Path | None = None           # parent of the per-request private dirs; system temp if unset
-    state_dir: Path | None = None            # sessions + rate limits shared by the workers (SQLite, WAL)
+    upload_dir: Optional[Path] = None        # parent of the per-request private dirs; system temp if unset
+    state_dir: Optional[Path] = None         # sessions + rate limits shared by the workers (SQLite, WAL)
     log_level: str = "info"
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _from_text(cls, value: Any, info: ValidationInfo) -> Any:
+        """What files and the environment give: "" is unset, "~" expands, "a,b" is a list; a boolean is
+        not a number."""
+        annotation = cls.model_fields[info.field_name].annotation
+        optional = type(None) in typing.get_args(annotation)
+        kinds = [a for a in typing.get_args(annotation) if a is not type(None)] or [annotation]
+        if optional and (value is None or value == ""):
+            return None
+        if isinstance(value, bool) and kinds[0] in (int, float):
+            raise ValueError("a boolean is not a number")
+        if kinds[0] is Path and isinstance(value, (str, Path)):
+            return Path(os.path.expanduser(str(value)))
+        if typing.get_origin(annotation) is list:
+            items = value.split(",") if isinstance(value, str) else value
+            if isinstance(items, list):
+                return [str(v).strip() for v in items if str(v).strip()]
+        return value
 
     @property
     def auth_required(self) -> bool:
@@ -85,8 +108,7 @@ class Settings:
         return self
 
     def to_json(self) -> str:
-        return json.dumps({k: (str(v) if isinstance(v, Path) else v)
-                           for k, v in dataclasses.asdict(self).items()})
+        return json.dumps(self.model_dump(mode="json"))
 
 
 def is_loopback(host: str) -> bool:
@@ -98,52 +120,32 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _field_types() -> dict[str, str]:
-    return {f.name: str(f.type) for f in dataclasses.fields(Settings)}
+def _kind(name: str) -> str:
+    annotation = Settings.model_fields[name].annotation
+    text = getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+    if type(None) in typing.get_args(annotation):
+        kinds = [a for a in typing.get_args(annotation) if a is not type(None)]
+        text = f"{kinds[0].__name__} (or empty)"
+    return text.replace("pathlib.", "")
 
 
-def _coerce(name: str, value: Any, source: str) -> Any:
-    """Convert ``value`` (from a file or a string from the environment) to the field's type."""
-    kind = _field_types()[name]
-    if value is None or (isinstance(value, str) and value == "" and "None" in kind):
-        if "None" in kind:
-            return None
+def _describe(exc: ValidationError, origins: Mapping[str, str]) -> str:
+    """pydantic's errors as one line: where each bad value came from, the key, the type it must have."""
+    parts = []
+    for err in exc.errors():
+        name = str(err["loc"][0]) if err["loc"] else "settings"
+        if name in Settings.model_fields:
+            parts.append(f"{origins.get(name, 'settings')}: '{name}' must be {_kind(name)}, got {err.get('input')!r}")
+        else:
+            parts.append(f"settings: {err['msg']}")
+    return "; ".join(parts)
+
+
+def _validated(values: Mapping[str, Any], origins: Mapping[str, str]) -> Settings:
     try:
-        if kind.startswith("Path"):
-            return Path(os.path.expanduser(str(value)))
-        if kind.startswith("str"):
-            if not isinstance(value, (str, int, float)):
-                raise TypeError
-            return str(value)
-        if kind == "bool":
-            return _to_bool(value)
-        if kind == "int":
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                raise TypeError
-            return int(value)
-        if kind == "float":
-            if isinstance(value, bool):
-                raise TypeError
-            return float(value)
-        if kind.startswith("list"):
-            items = value.split(",") if isinstance(value, str) else value
-            if not isinstance(items, list):
-                raise TypeError
-            return [str(v).strip() for v in items if str(v).strip()]
-    except (TypeError, ValueError):
-        pass
-    raise VcfnetError(f"{source}: '{name}' must be {kind.replace(' | None', ' (or empty)')}, got {value!r}")
-
-
-def _to_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(value)
+        return Settings.model_validate(dict(values))
+    except ValidationError as exc:
+        raise VcfnetError(_describe(exc, origins)) from None
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
@@ -180,8 +182,9 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 def load_settings(config: str | Path | None = None, *, env: Mapping[str, str] | None = None,
                   **overrides: Any) -> Settings:
     """Resolve settings; ``overrides`` whose value is None are ignored (unset command-line options)."""
-    known = _field_types()
+    known = Settings.model_fields
     values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
     layers: list[tuple[str, Mapping[str, Any]]] = []
     if config is not None:
         layers.append((str(config), read_config_file(config)))
@@ -193,12 +196,11 @@ def load_settings(config: str | Path | None = None, *, env: Mapping[str, str] | 
         for key, value in layer.items():
             if key not in known:
                 raise VcfnetError(f"{source}: unknown setting '{key}' (known: {', '.join(sorted(known))})")
-            values[key] = _coerce(key, value, f"{source}" if source != "environment"
-                                  else f"environment {ENV_PREFIX}{key.upper()}")
-    return Settings(**values).check()
+            values[key] = value
+            origins[key] = source if source != "environment" else f"environment {ENV_PREFIX}{key.upper()}"
+    return _validated(values, origins).check()
 
 
 def settings_from_json(text: str) -> Settings:
     """Inverse of ``Settings.to_json`` (how ``vcfnet serve`` hands settings to uvicorn's workers)."""
-    data = json.loads(text)
-    return Settings(**{k: _coerce(k, v, "settings") for k, v in data.items()}).check()
+    return _validated(json.loads(text), {}).check()
