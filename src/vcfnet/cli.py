@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ingest",
     "study",
     "train",
+    "calibrate",
     "predict",
     "demo",
     "serve",

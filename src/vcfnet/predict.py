@@ -37,6 +37,8 @@ from vcfnet.preprocess import box_with_margin, crop_roi
 if TYPE_CHECKING:
     import pandas as pd
 
+    from vcfnet.model.card import ModelCard
+
 log = logging.getLogger(__name__)
 
 Box = tuple[float, float, float, float]
@@ -101,32 +103,34 @@ class Predictor:
         model, card = load_checkpoint(checkpoint, device=device)
         self._setup(model, card, device=device, batch_size=batch_size, amp_dtype=amp_dtype)
         log.info("loaded %s (%s; %d px crops, margin %g, network input %d px)", checkpoint,
-                 card.get("architecture"), self.crop_size, self.margin, self.input_size)
+                 card.architecture, self.crop_size, self.margin, self.input_size)
 
     @classmethod
-    def from_model(cls, model, card: dict[str, Any], *, device: str = "cpu", batch_size: int = 64,
+    def from_model(cls, model, card: "ModelCard | dict[str, Any]", *, device: str = "cpu", batch_size: int = 64,
                    amp_dtype: Any = None) -> "Predictor":
-        """A Predictor around a model already in memory (e.g. just trained), described by ``card``."""
+        """A Predictor around a model already in memory (e.g. just trained), described by ``card``
+        (a ``ModelCard``, or fields that ``vcfnet.model.card.describe`` completes from the model)."""
+        from vcfnet.model.card import as_card
+
         self = cls.__new__(cls)
-        self._setup(model.to(device).eval(), card, device=device, batch_size=batch_size,
+        self._setup(model.to(device).eval(), as_card(card, model), device=device, batch_size=batch_size,
                     amp_dtype=amp_dtype)
         return self
 
-    def _setup(self, model, card: dict[str, Any], *, device: str, batch_size: int, amp_dtype: Any) -> None:
+    def _setup(self, model, card: "ModelCard", *, device: str, batch_size: int, amp_dtype: Any) -> None:
         self.model = model
-        self.card = card
-        self.classes: tuple[str, ...] = tuple(card["classes"])
-        self.input_size = int(card["input_size"])
+        #: the typed card (``vcfnet.model.card.ModelCard``); ``card`` is the same as ``model.json`` holds it
+        self.model_card = card
+        self.card: dict[str, Any] = card.to_dict()
+        self.classes: tuple[str, ...] = tuple(card.classes)
+        self.input_size = card.input_size
         # crops are cut as the study's cache was (crop_size, crop_margin); the engine then resizes them
         # to the network's input_size, exactly as in training and evaluation
-        self.crop_size = int(card.get("crop_size") or self.input_size)
-        self.margin = float(card.get("crop_margin", card.get("margin", 0.0)) or 0.0)
+        self.crop_size = card.crop_size or self.input_size
+        self.margin = card.crop_margin
         if getattr(model, "input_size", None) is None:
             model.input_size = self.input_size
-        temperature = card.get("temperature")
-        if temperature is not None and not (isinstance(temperature, (int, float)) and temperature > 0):
-            raise VcfnetError(f"model card temperature must be a positive number or null, got {temperature!r}")
-        self.temperature: float | None = None if temperature is None else float(temperature)
+        self.temperature: float | None = card.temperature   # validated by the card: None or > 0
         self.device = device
         self.batch_size = int(batch_size)
         self.amp_dtype = amp_dtype
@@ -205,10 +209,10 @@ class Predictor:
                 f"{study_dir}: its crop cache holds {cache.size} px crops with margin {cache.margin:g}, "
                 f"but this checkpoint was trained on {self.crop_size} px with margin {self.margin:g}; re-ingest "
                 f"the study with those settings")
-        if str(cache.preprocessing_version) != str(self.card["preprocessing_version"]):
+        if str(cache.preprocessing_version) != self.model_card.preprocessing_version:
             raise VcfnetError(f"{study_dir}: crop cache made with preprocessing version "
                               f"{cache.preprocessing_version}, checkpoint expects "
-                              f"{self.card['preprocessing_version']}; re-ingest the study")
+                              f"{self.model_card.preprocessing_version}; re-ingest the study")
 
 
 def predictions_table(table, probs: np.ndarray, classes: Sequence[str]):

@@ -35,14 +35,14 @@ def test_save_load_gives_identical_logits_and_a_full_card(saved):
     model = model.to(memory_format=torch.channels_last)
     np.testing.assert_array_equal(predict_logits(loaded, crops), predict_logits(model, crops))
     assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), model.state_dict().values()))
-    assert card["classes"] == list(CLASSES) and card["architecture"] == "resnet18"
-    assert card["preprocessing_version"] == PREPROCESSING_VERSION and card["input_size"] == 32
-    assert card["temperature"] is None and card["custom"] == {"a": 1}
-    assert {"vcfnet", "torch", "torchvision", "python"} <= set(card["software"])
-    assert "research" in card["intended_use"].lower() and "not a medical device" in card["intended_use"]
+    assert card.classes == list(CLASSES) and card.architecture == "resnet18"
+    assert card.preprocessing_version == PREPROCESSING_VERSION and card.input_size == 32
+    assert card.temperature is None and card.to_dict()["custom"] == {"a": 1}
+    assert {"vcfnet", "torch", "torchvision", "python"} <= set(card.software)
+    assert "research" in card.intended_use.lower() and "not a medical device" in card.intended_use
     assert sorted(p.name for p in out.iterdir()) == ["model.json", "model.safetensors"]
     # the same checkpoint is reachable through either file
-    assert load_checkpoint(out / "model.json")[1]["weights_sha256"] == card["weights_sha256"]
+    assert load_checkpoint(out / "model.json")[1].weights_sha256 == card.weights_sha256
 
 
 def test_weights_file_is_not_a_pickle(saved):

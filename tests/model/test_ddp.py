@@ -22,7 +22,7 @@ def test_torchrun_two_gloo_processes(tiny_study, tmp_path):
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert done.returncode == 0, done.stderr[-4000:]
     model, card = load_checkpoint(run / "best")
-    assert card["training"]["world_size"] == 2 and card["training"]["batch_per_process"] == 2
+    assert card.training.world_size == 2 and card.training.batch_per_process == 2
     rows = list(csv.DictReader(open(run / "log.csv")))
     assert len(rows) == 2
     # the logged validation numbers are over all 6 val ROIs exactly once: recompute them here

@@ -40,7 +40,7 @@ def test_overfits_a_tiny_two_class_set(tiny_study, fast_config):
     model, card = load_checkpoint(tiny_study.parent / "run" / "last")
     train = evaluate(model, data.train_crops, data.train_labels)
     assert train["accuracy"] == 1.0, train
-    assert card["validation"]["accuracy"] >= 0.5 and best.name == "best"
+    assert card.validation.accuracy >= 0.5 and best.name == "best"
 
 
 def test_run_folder_log_card_and_config(tiny_study, fast_config):

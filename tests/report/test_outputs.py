@@ -95,7 +95,9 @@ def test_report_with_study_and_checkpoint_shows_table1_synthetic_banner_and_card
 
     card = {"architecture": "resnet18", "classes": list(CLASSES), "input_size": 224,
             "preprocessing_version": "1", "temperature": 1.7, "intended_use": "Research only <b>test</b>",
-            "data": {"fingerprint": "sha256:abc123", "n_train": 10}, "history": [{"epoch": 1}]}
+            "data": {"fingerprint": "sha256:abc123", "n_train": 10, "n_val": 4,
+                     "train_class_counts": {"acute": 10}, "val_class_counts": {"acute": 4}},
+            "history": [{"epoch": 1}]}
     (tmp_path / "ckpt").mkdir()
     (tmp_path / "ckpt" / "model.json").write_text(json.dumps(card))
     html = render_report(eval_dir, checkpoint=tmp_path / "ckpt", synthetic=True)

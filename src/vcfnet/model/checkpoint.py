@@ -1,7 +1,9 @@
 """Checkpoints: ``model.safetensors`` (weights, never pickled) + ``model.json`` (the model card).
 
     >>> ckpt = save_checkpoint("run/best", model, card)        # -> Path("run/best")
-    >>> model, card = load_checkpoint("run/best")               # eval mode, on "cpu"
+    >>> model, card = load_checkpoint("run/best")               # eval mode, on "cpu"; card: ModelCard
+
+The card's schema, its one writer and its one reader live in ``vcfnet.model.card``.
 
 The folder changes as one unit: both files are written into a new folder that replaces the old one
 whole (``atomicdir.replace_dir``), so a kill never leaves new weights beside an old card; the card records the SHA-256 of the weights (``tensors_sha256``: every tensor's name,
@@ -13,38 +15,23 @@ against the file.
 """
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
-import json
-import platform
 from pathlib import Path
 from typing import Any, Mapping
 
 import torch
 
 from vcfnet.errors import VcfnetError
-from vcfnet.fileio import write_json
 from vcfnet.labels import CLASSES
-from vcfnet.preprocess import DEFAULT_SIZE, PREPROCESSING_VERSION
+from vcfnet.model.card import CARD_FILE, INTENDED_USE, ModelCard, as_card, read_card, write_card
+from vcfnet.preprocess import PREPROCESSING_VERSION
 
+__all__ = ["CARD_FILE", "INTENDED_USE", "ModelCard", "WEIGHTS_FILE", "check_card", "file_sha256",
+           "load_checkpoint", "read_card", "save_checkpoint", "tensors_sha256"]
 WEIGHTS_FILE = "model.safetensors"
-CARD_FILE = "model.json"
 #: ``weights_hash`` of the cards written now; cards without the field hold a file hash ("file").
 HASH_KIND = "tensors-v1"
 HASH_KINDS = ("file", HASH_KIND)
-INTENDED_USE = (
-    "Research use only; not a medical device and not for clinical decisions. Classifies an already "
-    "boxed fractured vertebra on a lateral spine radiograph as acute, chronic or pathological. It does "
-    "not detect fractures. Weak on pathological fractures (about 8% of the development data); "
-    "validate on local data before any study use.")
-
-
-def software_versions() -> dict[str, str]:
-    import torchvision
-
-    import vcfnet
-    return {"vcfnet": vcfnet.__version__, "torch": torch.__version__,
-            "torchvision": torchvision.__version__, "python": platform.python_version()}
 
 
 def file_sha256(path: str | Path) -> str:
@@ -71,28 +58,16 @@ def tensors_sha256(tensors: Mapping[str, torch.Tensor]) -> str:
     return h.hexdigest()
 
 
-def complete_card(model: torch.nn.Module, card: dict[str, Any]) -> dict[str, Any]:
-    """The card with every field the loader and consumers rely on filled in."""
-    from vcfnet.model.network import NORMALISATION
+def save_checkpoint(out_dir: str | Path, model: torch.nn.Module, card: ModelCard | Mapping[str, Any]) -> Path:
+    """Write ``out_dir/model.safetensors`` and ``out_dir/model.json``; return ``out_dir``.
 
-    full = {
-        "architecture": model.arch, "classes": list(CLASSES), "num_classes": model.num_classes,
-        "input_size": model.input_size or DEFAULT_SIZE, "channels": 1, "normalisation": NORMALISATION,
-        "preprocessing_version": PREPROCESSING_VERSION, "intended_use": INTENDED_USE,
-        "temperature": None, "software": software_versions(),
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-    }
-    full.update(card)
-    return full
-
-
-def save_checkpoint(out_dir: str | Path, model: torch.nn.Module, card: dict[str, Any]) -> Path:
-    """Write ``out_dir/model.safetensors`` and ``out_dir/model.json``; return ``out_dir``."""
+    ``card``: a ``ModelCard`` (``card.describe``), or training-side fields as a dict, which
+    ``describe`` completes from ``model``. The weights' hash is filled in here.
+    """
     from safetensors.torch import save_file
 
-    from vcfnet.model.network import unwrap
-
     from vcfnet.model.atomicdir import kill_point, replace_dir
+    from vcfnet.model.network import unwrap
 
     model = unwrap(model)
     out_dir = Path(out_dir)
@@ -102,46 +77,29 @@ def save_checkpoint(out_dir: str | Path, model: torch.nn.Module, card: dict[str,
         raise VcfnetError(f"{out_dir}: holds files other than a checkpoint ({', '.join(foreign[:3])}); "
                           f"save the checkpoint into its own folder")
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    full = complete_card(model, card)
-    full["weights_sha256"], full["weights_hash"] = tensors_sha256(tensors), HASH_KIND
+    full = as_card(card if isinstance(card, ModelCard) else dict(card), model)
+    full = full.with_fields(weights_sha256=tensors_sha256(tensors), weights_hash=HASH_KIND)
     with replace_dir(out_dir) as new:
         save_file(tensors, str(new / WEIGHTS_FILE), metadata={"format": "pt", "architecture": model.arch})
         kill_point("save_checkpoint:after_weights")
-        write_json(new / CARD_FILE, full)
+        write_card(new, full)
     return out_dir
 
 
-def read_card(path_or_dir: str | Path) -> tuple[dict[str, Any], Path]:
-    """The card of a checkpoint (directory, ``model.json`` or ``model.safetensors``) and its directory."""
-    path = Path(path_or_dir)
-    folder = path if path.is_dir() else path.parent
-    card_path = folder / CARD_FILE
-    if not card_path.is_file():
-        raise VcfnetError(f"{path}: not a checkpoint (no {CARD_FILE} in {folder}); a checkpoint is a "
-                          f"folder written by `vcfnet train`, e.g. RUN/best")
-    try:
-        card = json.loads(card_path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise VcfnetError(f"{card_path}: not a valid model card ({exc})") from None
-    missing = [k for k in ("architecture", "classes", "input_size", "preprocessing_version") if k not in card]
-    if not isinstance(card, dict) or missing:
-        raise VcfnetError(f"{card_path}: model card lacks {', '.join(missing) or 'its fields'}")
-    return card, folder
-
-
-def check_card(card: dict[str, Any], card_path: Path) -> None:
-    if str(card["preprocessing_version"]) != PREPROCESSING_VERSION:
+def check_card(card: ModelCard, card_path: Path) -> None:
+    """Refuse a card this vcfnet cannot serve (other preprocessing, other classes)."""
+    if card.preprocessing_version != PREPROCESSING_VERSION:
         raise VcfnetError(
             f"{card_path}: this checkpoint was trained on crops made with preprocessing version "
-            f"{card['preprocessing_version']}, but this vcfnet makes version {PREPROCESSING_VERSION}; "
+            f"{card.preprocessing_version}, but this vcfnet makes version {PREPROCESSING_VERSION}; "
             f"its predictions would be wrong. Retrain on a re-ingested study, or use the vcfnet "
-            f"version that made it ({card.get('software', {}).get('vcfnet', 'unknown')})")
-    if list(card["classes"]) != list(CLASSES):
-        raise VcfnetError(f"{card_path}: classes {card['classes']} differ from this vcfnet's {list(CLASSES)}")
+            f"version that made it ({card.software.get('vcfnet', 'unknown')})")
+    if list(card.classes) != list(CLASSES):
+        raise VcfnetError(f"{card_path}: classes {card.classes} differ from this vcfnet's {list(CLASSES)}")
 
 
-def _hash_kind(card: dict[str, Any], card_path: Path) -> str:
-    kind = str(card.get("weights_hash", "file"))
+def _hash_kind(card: ModelCard, card_path: Path) -> str:
+    kind = card.weights_hash
     if kind not in HASH_KINDS:
         raise VcfnetError(f"{card_path}: weights_hash '{kind}' is unknown to this vcfnet (known: "
                           f"{', '.join(HASH_KINDS)}); load it with the newer vcfnet that wrote it")
@@ -154,7 +112,7 @@ def _mismatch(weights: Path) -> VcfnetError:
 
 
 def load_checkpoint(path_or_dir: str | Path, *, device: str | torch.device = "cpu"):
-    """Rebuild the model a card describes and load its weights; returns ``(model, card)`` in eval mode."""
+    """Rebuild the model a card describes and load its weights; returns ``(model, ModelCard)`` in eval mode."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -166,7 +124,7 @@ def load_checkpoint(path_or_dir: str | Path, *, device: str | torch.device = "cp
     if not weights.is_file():
         raise VcfnetError(f"{folder}: no {WEIGHTS_FILE} beside {CARD_FILE}")
     kind = _hash_kind(card, folder / CARD_FILE)
-    expected = card.get("weights_sha256")
+    expected = card.weights_sha256
     if expected and kind == "file" and file_sha256(weights) != expected:
         raise _mismatch(weights)
     try:
@@ -176,11 +134,11 @@ def load_checkpoint(path_or_dir: str | Path, *, device: str | torch.device = "cp
                           f"replaced") from None
     if expected and kind == HASH_KIND and tensors_sha256(state) != expected:
         raise _mismatch(weights)
-    model = build_model(card["architecture"], num_classes=int(card.get("num_classes", len(CLASSES))))
+    model = build_model(card.architecture, num_classes=card.num_classes)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        raise VcfnetError(f"{weights}: weights do not fit a {card['architecture']} ({str(exc)[:300]})") from None
-    model.input_size = int(card["input_size"])
+        raise VcfnetError(f"{weights}: weights do not fit a {card.architecture} ({str(exc)[:300]})") from None
+    model.input_size = card.input_size
     # channels_last: oneDNN's fast convolution layout (1.3x single-image, 1.7x batch float32 inference here)
     return model.to(device, memory_format=torch.channels_last).eval(), card

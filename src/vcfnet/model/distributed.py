@@ -83,13 +83,15 @@ def shard_eval(n: int, info: DistInfo) -> torch.Tensor:
     return torch.arange(info.rank, n, info.world_size)
 
 
-def all_reduce_sum(values: list[float], device: torch.device, info: DistInfo) -> list[float]:
-    if not info.active:
-        return values
+def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
+    """``t`` summed over every process, in place, when a process group of more than one is running
+    (else ``t`` as it is). The one reduction of training and evaluation; ``t`` must be on the
+    process's device (NCCL reduces CUDA tensors only)."""
     import torch.distributed as dist
-    t = torch.tensor(values, dtype=torch.float64, device=device)
-    dist.all_reduce(t, op=dist.ReduceOp.SUM)
-    return t.cpu().tolist()
+
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    return t
 
 
 def sync_buffers(model: torch.nn.Module, info: DistInfo) -> None:

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from vcfnet.errors import VcfnetError
 from vcfnet.model.augment import augment_batch, to_unit
+from vcfnet.model.distributed import all_reduce_sum
 from vcfnet.model.network import unwrap
 
 
@@ -109,22 +110,14 @@ def predict_proba(model: torch.nn.Module, crops: Any, *, batch_size: int = 256,
                   temperature: float | None = None) -> np.ndarray:
     """Class probabilities (N, C) float64, rows summing to 1, in ``CLASSES`` order.
 
-    ``temperature`` (from a calibrated card) divides the logits before the softmax.
+    ``temperature`` (from a calibrated card) divides the logits before the softmax; the softmax is
+    ``vcfnet.stats.apply_temperature``, the rule the temperature was fitted under.
     """
+    from vcfnet.stats.calibration import apply_temperature
+
     logits = predict_logits(model, crops, batch_size=batch_size, device=device,
                             amp_dtype=amp_dtype).astype(np.float64)
-    if temperature is not None:
-        logits = logits / float(temperature)
-    logits -= logits.max(axis=1, keepdims=True)
-    e = np.exp(logits)
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def _all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
-    import torch.distributed as dist
-    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-        dist.all_reduce(t, op=dist.ReduceOp.SUM)
-    return t
+    return apply_temperature(logits, 1.0 if temperature is None else float(temperature))
 
 
 def evaluate(model: torch.nn.Module, crops: Any, labels: Any, *, batch_size: int = 256,
@@ -137,7 +130,7 @@ def evaluate(model: torch.nn.Module, crops: Any, labels: Any, *, batch_size: int
     loss_sum = F.cross_entropy(logits.double(), y, reduction="sum") if len(y) else torch.zeros((), dtype=torch.float64)
     correct = (logits.argmax(1) == y).sum().double()
     sums = torch.stack([loss_sum.double(), correct, torch.tensor(float(len(y)), dtype=torch.float64)])
-    sums = _all_reduce_sum(sums.to(torch.device(device))).cpu()
+    sums = all_reduce_sum(sums.to(torch.device(device))).cpu()
     n = int(sums[2])
     return {"loss": float(sums[0] / n) if n else float("nan"),
             "accuracy": float(sums[1] / n) if n else float("nan"), "n": n}
@@ -156,8 +149,7 @@ def train_one_epoch(model: torch.nn.Module, criterion, optimizer: torch.optim.Op
                     crops: torch.Tensor, labels: torch.Tensor, order: torch.Tensor, *, batch_size: int,
                     device: torch.device, amp_dtype: torch.dtype | None = None,
                     input_size: int | None = None, augment: dict[str, Any] | None = None,
-                    generator: torch.Generator | None = None, channels_last: bool = True,
-                    scheduler=None) -> dict[str, float]:
+                    generator: torch.Generator | None = None, channels_last: bool = True) -> dict[str, float]:
     """One pass over ``crops[order]`` (uint8 (N, 1, S, S), on ``device`` or the CPU) in batches.
 
     ``augment`` = dict(hflip=, vflip=, rotation=) or ``None`` for none. Returns this process's
@@ -182,8 +174,6 @@ def train_one_epoch(model: torch.nn.Module, criterion, optimizer: torch.optim.Op
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
         loss_sum += loss.detach() * len(idx)
         correct += (logits.detach().argmax(1) == y).sum()
         n += len(idx)

@@ -10,6 +10,11 @@ The test split is never read. All randomness of an epoch (sample order, augmenta
 generators seeded with (seed, epoch, rank), so an interrupted run resumed from ``RUN/state`` ends
 with the same weights as an uninterrupted one. Works alone or as one process of a ``torchrun`` DDP
 job (rank 0 writes every file).
+
+``_fit`` reads top to bottom like torchvision's ``main``: prepare the run folder, load the data,
+build model / optimizer / loss into one ``Training``, restore ``Progress`` when resuming, then per
+epoch ``run_epoch`` -> ``Progress.record`` -> ``save_epoch``. Checkpoint cards come from
+``training_card`` (schema: ``vcfnet.model.card``).
 """
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ import hashlib
 import json
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +33,8 @@ from vcfnet.errors import VcfnetError
 from vcfnet.labels import CLASSES
 from vcfnet.model import distributed as ddp
 from vcfnet.model.atomicdir import kill_point
+from vcfnet.model.card import ModelCard, TrainingData, TrainingRun, Validation, describe
+from vcfnet.model.checkpoint import save_checkpoint
 from vcfnet.model.config import TrainConfig, save_config
 from vcfnet.model.engine import evaluate, resolve_amp, resolve_device, train_one_epoch
 from vcfnet.model.state import has_state, load_state, read_state_meta, save_state
@@ -178,20 +185,79 @@ def _fmt(v: Any) -> str:
     return str(v) if isinstance(v, int) else f"{v:.6g}"
 
 
-def _card(config: TrainConfig, data: Data, row: dict[str, Any], selected_by: str, env: dict[str, Any]) -> dict:
+def training_card(run: Training, row: dict[str, Any], selected_by: str) -> ModelCard:
+    """The card of the weights ``run.raw`` holds after the epoch of ``row`` (see ``vcfnet.model.card``)."""
+    config, info = run.config, run.data.info
     balance = {"none": "none (as in the study)",
                "weighted_loss": "cross-entropy weighted n/(k*count) per class on the train split",
                "sampler": "weighted random sampling with replacement, 1/count per class"}[config.class_balance]
-    return {
-        "input_size": config.input_size, "crop_size": data.info["crop_size"],
-        "crop_margin": data.info["crop_margin"], "training_config": config.to_dict(),
-        "data": {k: data.info[k] for k in ("fingerprint", "n_train", "n_val", "train_class_counts",
-                                            "val_class_counts")},
-        "class_balance": balance, "selected_by": selected_by,
-        "validation": {"epoch": row["epoch"], "loss": row["val_loss"], "accuracy": row["val_acc"],
-                       "n": data.info["n_val"]},
-        "training": env,
-    }
+    return describe(
+        run.raw, input_size=config.input_size, crop_size=info["crop_size"], crop_margin=info["crop_margin"],
+        training_config=config.to_dict(),
+        data=TrainingData(**{k: info[k] for k in ("fingerprint", "n_train", "n_val", "train_class_counts",
+                                                  "val_class_counts")}),
+        class_balance=balance, selected_by=selected_by,
+        validation=Validation(epoch=row["epoch"], loss=row["val_loss"], accuracy=row["val_acc"],
+                              n=info["n_val"]),
+        training=run.env.card())
+
+
+@dataclass
+class Environment:
+    """Where and how this process trains: device, precision, its share of the batch, its rank."""
+
+    info: ddp.DistInfo
+    device: torch.device
+    amp_dtype: torch.dtype | None
+    batch_per_process: int
+    channels_last: bool
+
+    @classmethod
+    def resolve(cls, config: TrainConfig, device: torch.device, info: ddp.DistInfo) -> "Environment":
+        per = max(1, config.batch_size // info.world_size)
+        if per * info.world_size != config.batch_size:
+            log.warning("batch %d is not divisible by %d processes; using %d per process",
+                        config.batch_size, info.world_size, per)
+        return cls(info, device, resolve_amp(config.amp, device), per, config.channels_last)
+
+    def card(self) -> TrainingRun:
+        return TrainingRun(device=str(self.device), world_size=self.info.world_size,
+                           batch_per_process=self.batch_per_process,
+                           amp="bf16" if self.amp_dtype is not None else "fp32", channels_last=self.channels_last)
+
+
+@dataclass
+class Training:
+    """The objects one run builds once: data, model (``raw`` unwrapped from DDP/compile), optimizer, loss."""
+
+    config: TrainConfig
+    data: Data
+    env: Environment
+    model: torch.nn.Module
+    raw: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    criterion: torch.nn.Module
+    crops: torch.Tensor       # uint8 train crops; on a GPU they live on the device
+    labels: torch.Tensor
+
+
+@dataclass
+class Progress:
+    """What a run has done so far, and what ``RUN/state`` restores: epochs, their log rows, best score."""
+
+    epoch: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best: float | None = None
+
+    def record(self, row: dict[str, Any], select: str) -> bool:
+        """Add an epoch's row; return whether it is the best so far (lower ``_score`` is better)."""
+        self.epoch = row["epoch"]
+        self.history.append(row)
+        score = _score(row, select)
+        if math.isnan(score) or (self.best is not None and score >= self.best):
+            return False
+        self.best = score
+        return True
 
 
 def _score(row: dict[str, Any], select: str) -> float:
@@ -199,45 +265,45 @@ def _score(row: dict[str, Any], select: str) -> float:
     return row["val_loss"] if select == "val_loss" else -row["val_acc"]
 
 
-def _is_better(row: dict[str, Any], best: float | None, select: str) -> bool:
-    score = _score(row, select)
-    return not math.isnan(score) and (best is None or score < best)
-
-
-def _run_epoch(epoch: int, model, raw, optimizer, criterion, tensors, data: Data, config: TrainConfig,
-               env: dict[str, Any], info: ddp.DistInfo, device: torch.device) -> dict[str, Any]:
-    """Train one epoch (this process's shard), evaluate on val, reduce across processes."""
+def run_epoch(run: Training, epoch: int) -> dict[str, Any]:
+    """Train one epoch (this process's shard), evaluate on val, reduce across processes: a log row."""
+    config, env = run.config, run.env
     lr = lr_at(config, epoch)
-    for group in optimizer.param_groups:
+    for group in run.optimizer.param_groups:
         group["lr"] = lr
-    order = ddp.shard_train(epoch_order(data.train_labels, config, epoch), info)
-    aug = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch + 7919 * (info.rank + 1))
-    augment = {"hflip": config.hflip, "vflip": config.vflip, "rotation": config.rotation}
-    amp = env["amp_dtype"]
-    t = train_one_epoch(model, criterion, optimizer, tensors[0], tensors[1], order,
-                        batch_size=env["batch_per_process"], device=device, amp_dtype=amp,
-                        input_size=config.input_size, augment=augment, generator=aug,
-                        channels_last=config.channels_last)
-    loss_sum, correct, n, secs = ddp.all_reduce_sum([t["loss_sum"], t["correct"], t["n"], t["seconds"]],
-                                                    device, info)
-    ddp.sync_buffers(raw, info)   # BatchNorm statistics differ per process after training
-    shard = ddp.shard_eval(len(data.val_labels), info).numpy()
-    v = evaluate(raw, data.val_crops[shard], data.val_labels[shard], batch_size=config.eval_batch_size,
-                 device=device, amp_dtype=amp)
-    seconds = secs / info.world_size
+    order = ddp.shard_train(epoch_order(run.data.train_labels, config, epoch), env.info)
+    aug = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch + 7919 * (env.info.rank + 1))
+    t = train_one_epoch(run.model, run.criterion, run.optimizer, run.crops, run.labels, order,
+                        batch_size=env.batch_per_process, device=env.device, amp_dtype=env.amp_dtype,
+                        input_size=config.input_size, generator=aug, channels_last=config.channels_last,
+                        augment={"hflip": config.hflip, "vflip": config.vflip, "rotation": config.rotation})
+    sums = torch.tensor([t["loss_sum"], t["correct"], t["n"], t["seconds"]], dtype=torch.float64,
+                        device=env.device)
+    loss_sum, correct, n, secs = ddp.all_reduce_sum(sums).cpu().tolist()
+    ddp.sync_buffers(run.raw, env.info)   # BatchNorm statistics differ per process after training
+    shard = ddp.shard_eval(len(run.data.val_labels), env.info).numpy()
+    v = evaluate(run.raw, run.data.val_crops[shard], run.data.val_labels[shard],
+                 batch_size=config.eval_batch_size, device=env.device, amp_dtype=env.amp_dtype)
+    seconds = secs / env.info.world_size
     return {"epoch": epoch + 1, "train_loss": loss_sum / n, "train_acc": correct / n,
             "val_loss": v["loss"], "val_acc": v["accuracy"], "lr": lr,
             "img_per_s": n / seconds if seconds else float("nan"), "seconds": seconds}
 
 
-def _environment(config: TrainConfig, device: torch.device, info: ddp.DistInfo) -> dict[str, Any]:
-    amp = resolve_amp(config.amp, device)
-    per = max(1, config.batch_size // info.world_size)
-    if per * info.world_size != config.batch_size:
-        log.warning("batch %d is not divisible by %d processes; using %d per process",
-                    config.batch_size, info.world_size, per)
-    return {"amp_dtype": amp, "batch_per_process": per, "device": str(device), "world_size": info.world_size,
-            "amp": "bf16" if amp is not None else "fp32", "channels_last": config.channels_last}
+def save_epoch(out: Path, run: Training, done: Progress, improved: bool) -> None:
+    """best/ (when ``improved``), last/, log.csv, then the training state: each folder whole."""
+    row, config = done.history[-1], run.config
+    if improved:
+        save_checkpoint(out / "best", run.raw, training_card(run, row, f"best {config.select}"))
+    save_checkpoint(out / "last", run.raw, training_card(run, row, "last epoch"))
+    write_log(out / "log.csv", done.history)
+    kill_point("save_epoch:before_state")
+    save_state(out / "state", run.raw, run.optimizer, epoch=done.epoch,
+               extra={"history": done.history, "best": done.best, "config": config.to_dict(),
+                      "world_size": run.env.info.world_size})
+    log.info("epoch %d/%d train loss %.4f acc %.3f | val loss %.4f acc %.3f | %.1f img/s",
+             row["epoch"], config.epochs, row["train_loss"], row["train_acc"], row["val_loss"],
+             row["val_acc"], row["img_per_s"])
 
 
 def fit(study_dir: str | Path, out_dir: str | Path, config: TrainConfig, *, progress: bool = False) -> Path:
@@ -248,74 +314,53 @@ def fit(study_dir: str | Path, out_dir: str | Path, config: TrainConfig, *, prog
         torch.set_num_threads(config.num_threads)
     try:
         device = ddp.init(info, resolve_device(config.device))
-        return _fit(Path(study_dir), Path(out_dir), config, info, device, progress)
+        return _fit(Path(study_dir), Path(out_dir), config, Environment.resolve(config, device, info), progress)
     finally:
         ddp.shutdown(info)
         torch.set_num_threads(threads)
 
 
-def _fit(study: Path, run: Path, config: TrainConfig, info: ddp.DistInfo, device: torch.device,
-         progress: bool) -> Path:
-    resume = _prepare_run(run, config, info)
+def _fit(study: Path, out: Path, config: TrainConfig, env: Environment, progress: bool) -> Path:
+    resume = _prepare_run(out, config, env.info)
     data = load_data(study)
-    env = _environment(config, device, info)
-    model, raw = setup_model(config, device, info)
+    model, raw = setup_model(config, env.device, env.info)
     optimizer = make_optimizer(raw.parameters(), config)
-    criterion = make_criterion(config, data.train_labels, device)
+    criterion = make_criterion(config, data.train_labels, env.device)
     # on a GPU the whole uint8 train set lives on the device (1,625 crops at 224 px = 82 MB)
-    where = device if device.type == "cuda" else torch.device("cpu")
-    tensors = (torch.from_numpy(np.ascontiguousarray(data.train_crops)).to(where),
-               torch.tensor(data.train_labels, device=where))
-    history: list[dict[str, Any]] = []
-    best: float | None = None
-    start = 0
-    if resume:
-        _check_resume(read_state_meta(run / "state")["extra"], config, info, run)  # before touching weights
-        saved = load_state(run / "state", raw, optimizer)
-        start, history, best = saved["epoch"], saved["extra"]["history"], saved["extra"]["best"]
-        log.info("%s: resuming after epoch %d of %d", run, start, config.epochs)
-    card_env = {k: v for k, v in env.items() if k != "amp_dtype"}
-    with _Progress(progress and info.is_main, config.epochs, start) as bar:
-        for epoch in range(start, config.epochs):
-            row = _run_epoch(epoch, model, raw, optimizer, criterion, tensors, data, config, env, info, device)
-            history.append(row)
-            if info.is_main:
-                best = _save_epoch(run, raw, optimizer, config, data, row, history, best, card_env)
+    where = env.device if env.device.type == "cuda" else torch.device("cpu")
+    run = Training(config, data, env, model, raw, optimizer, criterion,
+                   crops=torch.from_numpy(np.ascontiguousarray(data.train_crops)).to(where),
+                   labels=torch.tensor(data.train_labels, device=where))
+    done = _resume(out, run) if resume else Progress()
+    with _ProgressBar(progress and env.info.is_main, config.epochs, done.epoch) as bar:
+        for epoch in range(done.epoch, config.epochs):
+            row = run_epoch(run, epoch)
+            improved = done.record(row, config.select)
+            if env.info.is_main:
+                save_epoch(out, run, done, improved)
             bar.update(row)
-            ddp.barrier(info)
-    if info.is_main and not (run / "best").exists():  # no usable val split: the last epoch stands in
-        from vcfnet.model.checkpoint import save_checkpoint
-        save_checkpoint(run / "best", raw, _card(config, data, history[-1], "last epoch (no validation loss)", card_env))
-    return run / "best"
+            ddp.barrier(env.info)
+    if env.info.is_main and not (out / "best").exists():  # no usable val split: the last epoch stands in
+        save_checkpoint(out / "best", raw, training_card(run, done.history[-1], "last epoch (no validation loss)"))
+    return out / "best"
 
 
-def _save_epoch(run: Path, raw, optimizer, config: TrainConfig, data: Data, row: dict[str, Any],
-                history: list[dict[str, Any]], best: float | None, card_env: dict[str, Any]) -> float | None:
-    from vcfnet.model.checkpoint import save_checkpoint
-
-    if _is_better(row, best, config.select):
-        best = _score(row, config.select)
-        save_checkpoint(run / "best", raw, _card(config, data, row, f"best {config.select}", card_env))
-    save_checkpoint(run / "last", raw, _card(config, data, row, "last epoch", card_env))
-    write_log(run / "log.csv", history)
-    kill_point("save_epoch:before_state")
-    save_state(run / "state", raw, optimizer, epoch=row["epoch"],
-               extra={"history": history, "best": best, "config": config.to_dict(),
-                      "world_size": card_env["world_size"]})
-    log.info("epoch %d/%d train loss %.4f acc %.3f | val loss %.4f acc %.3f | %.1f img/s",
-             row["epoch"], config.epochs, row["train_loss"], row["train_acc"], row["val_loss"],
-             row["val_acc"], row["img_per_s"])
-    return best
+def _resume(out: Path, run: Training) -> Progress:
+    """Model, optimizer and RNG back as they were after the last saved epoch; its progress."""
+    _check_resume(read_state_meta(out / "state")["extra"], run.config, run.env.info, out)  # before touching weights
+    saved = load_state(out / "state", run.raw, run.optimizer)
+    log.info("%s: resuming after epoch %d of %d", out, saved["epoch"], run.config.epochs)
+    return Progress(saved["epoch"], saved["extra"]["history"], saved["extra"]["best"])
 
 
-class _Progress:
+class _ProgressBar:
     """A rich progress bar over epochs (a no-op when disabled)."""
 
     def __init__(self, enabled: bool, epochs: int, start: int):
         self.enabled, self.epochs, self.start = enabled, epochs, start
         self._bar = None
 
-    def __enter__(self) -> "_Progress":
+    def __enter__(self) -> "_ProgressBar":
         if self.enabled:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
             self._bar = Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(),

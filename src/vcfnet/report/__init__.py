@@ -6,7 +6,6 @@ draws figures and writes files. Nothing is imported here, so ``import vcfnet.rep
 * :func:`vcfnet.report.evaluate.evaluate_predictions` -> ``EvaluationResult``
 * :func:`vcfnet.report.outputs.write_evaluation` / ``read_evaluation``
 * :func:`vcfnet.report.html.render_report` / ``write_report``
-* :func:`vcfnet.report.calibrate.calibrate_checkpoint` (temperature on the validation split only)
 * :func:`vcfnet.report.screenshot.screenshot_report` (headless Chromium)
 
     >>> from vcfnet.report.evaluate import evaluate_predictions

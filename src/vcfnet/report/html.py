@@ -13,12 +13,15 @@ import base64
 import datetime as _dt
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vcfnet.labels import CLASSES
 from vcfnet.report import narrative as N
 from vcfnet.report.figures import fmt_ci
 from vcfnet.report.outputs import read_evaluation
+
+if TYPE_CHECKING:
+    from vcfnet.model.card import ModelCard
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +122,8 @@ def _synth_manifest(path: Path) -> bool:
         return False
 
 
-def _read_card(checkpoint: str | Path) -> dict[str, Any]:
-    from vcfnet.model.checkpoint import read_card
+def _read_card(checkpoint: str | Path) -> "ModelCard":
+    from vcfnet.model.card import read_card
 
     return read_card(checkpoint)[0]
 

@@ -6,12 +6,15 @@ the cohort and the patients/vertebrae it rests on.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup, escape
 
 from vcfnet.labels import CLASSES
 from vcfnet.report.figures import _missing, fmt_ci
+
+if TYPE_CHECKING:
+    from vcfnet.model.card import ModelCard
 
 SMALL_COHORT = 100    # vertebrae; below this a cohort's intervals are called wide
 SMALL_CLASS = 10      # vertebrae of one class
@@ -133,17 +136,14 @@ def methods(m: dict[str, Any]) -> list[str]:
     ]
 
 
-CARD_ORDER = ("intended_use", "architecture", "classes", "input_size", "channels", "normalisation",
-              "preprocessing_version", "temperature", "calibration", "data", "config", "best", "metrics", "software",
-              "created", "weights_sha256")
-CARD_SKIP = ("history",)  # per-epoch curves: long, and in the checkpoint for whoever needs them
+def card_items(card: "ModelCard") -> list[tuple[str, Markup]]:
+    """(label, HTML) pairs of the model card's fields in schema order, intended use first; nested
+    values as small tables. Fields outside the schema (``vcfnet.model.card``) are not shown."""
+    from vcfnet.model.card import ModelCard
 
-
-def card_items(card: dict[str, Any]) -> list[tuple[str, Markup]]:
-    """(label, HTML) pairs of the model card, known fields first; nested values as small tables."""
-    keys = [k for k in CARD_ORDER if k in card] + sorted(k for k in card if k not in CARD_ORDER
-                                                          and k not in CARD_SKIP)
-    return [(k.replace("_", " "), _value_html(card[k])) for k in keys]
+    values = card.to_dict()
+    keys = ["intended_use"] + [k for k in ModelCard.model_fields if k != "intended_use"]
+    return [(k.replace("_", " "), _value_html(values[k])) for k in keys]
 
 
 def _value_html(v: Any, depth: int = 0) -> Markup:
@@ -166,17 +166,18 @@ def _value_html(v: Any, depth: int = 0) -> Markup:
     return escape(str(v))
 
 
-def temperature_text(card: dict[str, Any] | None) -> str:
+def temperature_text(card: "ModelCard | None") -> str:
     if card is None:
         return "No checkpoint was given, so whether temperature scaling was applied is not shown."
-    t = card.get("temperature")
+    t = card.temperature
     if t is None:
         return ("No temperature scaling is stored in the model card: the probabilities are the network's "
-                "softmax outputs. `calibrate_checkpoint` fits a temperature on the validation split only.")
-    cal = card.get("calibration") or {}
-    if cal.get("split"):
-        where = (f"fitted on the {cal['split']} split ({cal.get('n_patients', '?')} patients, "
-                 f"{cal.get('n_vertebrae', '?')} vertebrae), never on a test cohort")
+                "softmax outputs. `vcfnet calibrate RUN/best --study STUDY` fits a temperature on the "
+                "validation split only and stores it in the card.")
+    cal = card.calibration
+    if cal is not None:
+        where = (f"fitted on the {cal.split} split ({cal.n_patients} patients, "
+                 f"{cal.n_vertebrae} vertebrae), never on a test cohort")
     else:
         where = "but the card does not record where it was fitted"
     return (f"The model card stores a temperature T = {t:.3g}, {where}; the predictor divides the "
