@@ -63,17 +63,22 @@ def dicom_bytes(rows: int = 320, cols: int = 240, identifiers: dict | None = Non
 
 @pytest.fixture(scope="session")
 def checkpoint(tmp_path_factory) -> Path:
-    """A real, untrained ResNet-18 checkpoint with 64 px input (the service must not care)."""
-    import torch
+    """The best/ checkpoint that real training (``vcfnet.model.train.fit``, one epoch at toy size: 64 px
+    crops, random init) made of a tiny study, so the card the service shows is one training writes."""
+    import importlib.util
 
-    from vcfnet.model.checkpoint import save_checkpoint
-    from vcfnet.model.network import build_model
+    from vcfnet.model.config import TrainConfig
+    from vcfnet.model.train import fit
 
-    torch.manual_seed(0)
-    card = {"input_size": 64, "version": "test-0.1",
-            "training_data": {"cohorts": {"development": {"vertebrae": 12}}},
-            "metrics": {"internal_test": {"accuracy": 0.5, "auc": {"acute": 0.6}}}}
-    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "best", build_model("resnet18"), card)
+    # the model tests' tiny study (real Study table, crop cache, splits); conftest modules are not importable
+    spec = importlib.util.spec_from_file_location("_model_conftest", Path(__file__).parents[1] / "model" / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    root = tmp_path_factory.mktemp("ckpt")
+    study = module.write_tiny_study(root / "study", size=64)
+    config = TrainConfig(epochs=1, batch_size=4, weights=None, input_size=64, amp="fp32", device="cpu",
+                         seed=0, num_threads=1)
+    return fit(study, root / "run", config)
 
 
 @pytest.fixture(scope="session")

@@ -33,7 +33,8 @@ def test_predict_matches_predictor(client, predictor, media):
         assert sum(got["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
         assert got["heatmap_png"] is None
     assert body["image"]["width"] == 240 and body["image"]["height"] == 320
-    assert body["model"]["version"] == "test-0.1" and body["classes"] == ["acute", "chronic", "pathological"]
+    version = predictor.model_card.weights_sha256[:12]        # the weights' hash names the model
+    assert body["model"]["version"] == version and body["classes"] == ["acute", "chronic", "pathological"]
     assert "not a medical device" in body["limits"] and "pathological" in body["limits"].lower()
     assert r.headers["x-request-id"] == body["request_id"]
 
@@ -80,9 +81,11 @@ def test_batch_box_lists_must_match_images(client, media):
     assert "2 images but 1 box lists" in r.json()["error"]["message"]
 
 
-def test_model_card_display_and_annotations(client, media):
+def test_model_card_display_and_annotations(client, predictor, media):
     card = client.get("/api/v1/model").json()
-    assert card["card"]["architecture"] == "resnet18" and card["model"]["version"] == "test-0.1"
+    assert card["card"]["architecture"] == "resnet18"
+    assert card["model"]["version"] == card["card"]["weights_sha256"][:12] == predictor.model_card.weights_sha256[:12]
+    assert card["card"]["data"]["n_train"] == 12 and card["card"]["validation"]["epoch"] == 1  # written by training
     shown = client.post("/api/v1/display", files={"image": ("d.dcm", media.dicom(), "application/dicom")}).json()
     assert (shown["width"], shown["height"], shown["scale"]) == (240, 320, 1.0)
     assert shown["meta"]["modality"] == "DX" and "study_date" not in shown["meta"]
@@ -115,13 +118,16 @@ def test_report_rejects_non_results(client):
     assert r.status_code == 422 and "html or csv" in r.json()["error"]["message"]
 
 
-def test_pages_and_openapi(client):
+def test_pages_and_openapi(client, predictor):
     page = client.get("/")
     assert page.status_code == 200 and 'id="canvas"' in page.text and "not a medical device" in page.text
     assert "http" not in page.text.replace('href="/', "")       # no CDN, no external URL
     assert "script-src 'self'" in page.headers["content-security-policy"]
     model = client.get("/model")
-    assert model.status_code == 200 and "Training data" in model.text and "0.5" in model.text
+    assert model.status_code == 200 and "Training data" in model.text and "Validation (model selection)" in model.text
+    card = predictor.model_card                   # the fields real training wrote, on the page
+    assert card.data.fingerprint in model.text and f"{card.validation.accuracy:.4g}" in model.text
+    assert card.selected_by in model.text and "not a medical device" in model.text
     spec = client.get("/openapi.json").json()
     for path in ("/api/v1/predict", "/api/v1/predict/batch", "/api/v1/model", "/api/v1/report"):
         assert path in spec["paths"]

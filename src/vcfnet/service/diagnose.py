@@ -36,14 +36,15 @@ THUMB_MAX_SIDE = 320
 
 def limits_text(card: dict[str, Any]) -> str:
     """The model's limits as stated next to every answer; always says research use / not a device."""
-    text = str(card.get("limitations") or card.get("intended_use") or "").strip()
+    text = str(card.get("intended_use") or "").strip()
     if "medical device" not in text.lower():
         text = f"{DEFAULT_LIMITS} {text}".strip()
     return text
 
 
 def model_info(card: dict[str, Any]) -> dict[str, Any]:
-    version = card.get("version") or (str(card.get("weights_sha256") or "")[:12]) or "unknown"
+    """What the service names its model by; ``version``: the first 12 hex digits of the weights' hash."""
+    version = str(card.get("weights_sha256") or "")[:12] or "unknown"
     return {"version": version, "architecture": card.get("architecture"),
             "input_size": card.get("input_size"), "created": card.get("created"),
             "classes": list(card.get("classes", []))}

@@ -49,11 +49,11 @@ async def model_page(request: Request):
     return await _page(request, "model.html", card=card, sections=sections, details=details, signed_in=True)
 
 
-_TITLES = {"training_data": "Training data", "data": "Training data", "metrics_by_cohort": "Metrics per cohort",
-           "evaluation": "Evaluation per cohort", "metrics": "Metrics", "test_metrics": "Test metrics",
-           "validation": "Validation (model selection)", "validation_metrics": "Validation metrics",
-           "training_config": "Training configuration", "training": "Training run"}
-_NOT_SHOWN = {"intended_use", "limitations", "classes"}
+# sections of the card's schema (vcfnet.model.card) in reading order; its other fields are the details
+_TITLES = {"data": "Training data", "validation": "Validation (model selection)",
+           "calibration": "Calibration", "training_config": "Training configuration", "training": "Training run",
+           "software": "Software"}
+_NOT_SHOWN = {"intended_use", "classes"}
 
 
 def card_sections(card: dict) -> tuple[list[tuple[str, object]], dict]:

@@ -20,7 +20,8 @@ def _at_most(items, info: ValidationInfo, setting: str, what: str):
 
 
 class ModelInfo(BaseModel):
-    version: str = Field(description="model card version, else the first 12 hex digits of the weights' SHA-256")
+    version: str = Field(description="the first 12 hex digits of the weights' SHA-256 (the model card's "
+                                     "weights_sha256)")
     architecture: Optional[str] = None
     input_size: Optional[int] = None
     created: Optional[str] = None
