@@ -36,6 +36,20 @@ def test_proba_is_softmax_of_logits_with_temperature(model, crops):
                                torch.softmax(torch.from_numpy(logits / 2.0), 1).numpy(), rtol=1e-10)
 
 
+def test_proba_follows_the_rule_the_temperature_is_fitted_under(model, crops):
+    """One softmax-with-temperature rule: the engine's is stats.apply_temperature, whose NLL
+    (stats.calibration._nll) is what fit_temperature minimises."""
+    from vcfnet.stats import apply_temperature
+    from vcfnet.stats.calibration import _nll
+
+    logits = predict_logits(model, crops).astype(np.float64)
+    y = np.arange(len(crops)) % 3
+    for t in (None, 0.5, 2.0):
+        p = predict_proba(model, crops, temperature=t)
+        np.testing.assert_array_equal(p, apply_temperature(logits, 1.0 if t is None else t))
+        assert -np.log(p[np.arange(len(y)), y]).mean() == pytest.approx(_nll(logits, y, t or 1.0), rel=1e-12)
+
+
 def test_keeps_training_mode_and_resizes_to_input_size(model, crops):
     model.train()
     predict_proba(model, crops[:2])
