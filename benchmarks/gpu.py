@@ -16,6 +16,12 @@ Steps, in one process tree and one run (so the ratios compare like with like):
 It prints each figure against its target and writes (or replaces) the ``## GPU`` section of the
 benchmarks file, atomically; the other sections stay as they are. A failed step is reported and the
 run goes on; the exit status is 1 when any step failed.
+
+Where one call may not run that long, split it over calls sharing ``--out`` (the protocol step makes
+the study the DDP step trains on; the section always shows every step run so far in that folder):
+    benchmarks/gpu.sh --out /tmp/g --steps gpu_tests bench_train model_alone inference
+    benchmarks/gpu.sh --out /tmp/g --steps protocol
+    benchmarks/gpu.sh --out /tmp/g --steps ddp
 """
 from __future__ import annotations
 
@@ -279,8 +285,12 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(sizes.threads)
     out = args.out or Path(tempfile.mkdtemp(prefix="vcfnet-gpu-"))
     out.mkdir(parents=True, exist_ok=True)
-    results = run_all(sizes, out, args.steps)
-    (out / "gpu.json").write_text(json.dumps(results, indent=2, default=str))
+    record = out / "gpu.json"
+    earlier = json.loads(record.read_text()) if args.steps and record.is_file() else {}
+    fresh = run_all(sizes, out, args.steps)
+    # a run split over several calls (--steps, one --out) keeps the figures of the earlier calls
+    results = {name: fresh.get(name, earlier.get(name)) for name in STEPS if name in fresh or name in earlier}
+    record.write_text(json.dumps(results, indent=2, default=str))
     for name, value, target in figures(results):
         print(f"{name:52s} {_fmt(name, value):>12s}   target {target:>10s}   {verdict(name, value, target)}")
     doc = args.doc or (out / "BENCHMARKS.md" if args.dry_run else REPO / "docs" / "BENCHMARKS.md")

@@ -62,3 +62,19 @@ def test_dry_run_runs_every_step_and_writes_the_section(tmp_path):
     text = doc.read_text()
     assert text.startswith(OTHER) and "## GPU" in text and "DRY RUN" in text
     assert "| inference | ok |" in text and "| ddp | ok |" in text
+
+
+def test_a_run_split_over_calls_keeps_the_earlier_steps(gpu, tmp_path):
+    import torch
+
+    threads = torch.get_num_threads()
+    doc, work = tmp_path / "B.md", tmp_path / "work"
+    try:
+        assert gpu.main(["--dry-run", "--out", str(work), "--doc", str(doc), "--steps", "model_alone"]) == 0
+        assert gpu.main(["--dry-run", "--out", str(work), "--doc", str(doc), "--steps", "inference"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    results = json.loads((work / "gpu.json").read_text())
+    assert list(results) == ["model_alone", "inference"] and all(r["ok"] for r in results.values())
+    text = doc.read_text()
+    assert "| model_alone | ok |" in text and "| inference | ok |" in text and text.count("## GPU") == 1

@@ -50,7 +50,8 @@ class TrainConfig(BaseModel):
     amp: Literal["auto", "bf16", "fp32"] = Field("auto", description="auto (bf16 where the hardware does it), "
                                                  "bf16 or fp32.")
     channels_last: bool = Field(True, description="channels_last memory format.")
-    compile: bool = Field(False, description="torch.compile the network (inductor).")
+    compile: bool = Field(False, description="torch.compile the network (inductor; no gain for CPU training, see "
+                          "docs/BENCHMARKS.md).")
     seed: int = Field(0, description="Random seed.")
     num_threads: Optional[int] = Field(None, ge=1, description="CPU threads for torch.")
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N.")
