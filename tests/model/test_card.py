@@ -91,3 +91,24 @@ def test_no_training_helper_takes_more_than_six_parameters():
                 if inspect.isfunction(f) and f.__module__ == train.__name__
                 and len(inspect.signature(f).parameters) > 6}
     assert too_many == {}
+
+
+def test_a_run_without_validation_writes_a_strict_json_card(tmp_path, fast_config):
+    """No val split: the card says 'not estimable' (null), not NaN, which strict JSON consumers (the
+    service's /api/v1/model, browsers) refuse."""
+    import importlib.util
+    from pathlib import Path
+
+    from vcfnet.model.train import fit
+
+    spec = importlib.util.spec_from_file_location("_model_conftest", Path(__file__).parent / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    study = module.write_tiny_study(tmp_path / "noval", n_train=8, n_val=0, n_test=2)
+    best = fit(study, tmp_path / "run", fast_config.replace(epochs=1))
+
+    def refuse(name):
+        raise ValueError(f"{name} in model.json")
+    raw = json.loads((best / "model.json").read_text(), parse_constant=refuse)
+    assert raw["validation"]["loss"] is None and raw["validation"]["accuracy"] is None
+    assert raw["selected_by"] == "last epoch (no validation loss)" and read_card(best)[0].validation.n == 0

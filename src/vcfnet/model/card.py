@@ -63,12 +63,18 @@ class TrainingData(_Part):
 
 
 class Validation(_Part):
-    """The validation figures of the epoch a checkpoint holds (NaN without a validation split)."""
+    """The validation figures of the epoch a checkpoint holds; ``loss`` and ``accuracy`` are null when
+    not estimable (no validation split), so the card stays strict JSON (no NaN)."""
 
     epoch: int
-    loss: float
-    accuracy: float
+    loss: Optional[float]
+    accuracy: Optional[float]
     n: int
+
+    @field_validator("loss", "accuracy", mode="before")
+    @classmethod
+    def _nan_is_none(cls, v: Any) -> Any:
+        return None if isinstance(v, float) and math.isnan(v) else v
 
 
 class TrainingRun(_Part):
@@ -150,7 +156,7 @@ class ModelCard(BaseModel):
         return v
 
     def to_dict(self) -> dict[str, Any]:
-        """The card as ``model.json`` holds it (plain JSON types; NaN stays NaN, as training writes it)."""
+        """The card as ``model.json`` holds it (plain JSON types)."""
         return self.model_dump(mode="python")
 
     def with_fields(self, **fields: Any) -> "ModelCard":
