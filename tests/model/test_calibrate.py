@@ -40,11 +40,11 @@ def study_and_checkpoint(trained, tmp_path):
 
 
 def test_temperature_fitted_on_validation_only_and_stored(study_and_checkpoint, monkeypatch):
-    import vcfnet.study.dataset as dataset
+    from vcfnet.model.calibrate import calibrate_checkpoint
     from vcfnet.model.checkpoint import load_checkpoint
     from vcfnet.model.engine import predict_logits
-    from vcfnet.model.calibrate import calibrate_checkpoint
     from vcfnet.stats import fit_temperature
+    from vcfnet.study import dataset
 
     study, ckpt = study_and_checkpoint
     before = json.loads((ckpt / "model.json").read_text())
@@ -85,8 +85,8 @@ def test_no_validation_split_is_a_clear_error(tmp_path, study_and_checkpoint):
 def test_predictor_output_flows_through_evaluate_and_report(study_and_checkpoint, tmp_path):
     """The real chain: calibrated checkpoint -> Predictor -> `vcfnet evaluate --study` -> `vcfnet report`."""
     from vcfnet.cli import main
-    from vcfnet.predict import Predictor
     from vcfnet.model.calibrate import calibrate_checkpoint
+    from vcfnet.predict import Predictor
 
     study, ckpt = study_and_checkpoint
     t = calibrate_checkpoint(ckpt, study)

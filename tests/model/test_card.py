@@ -28,9 +28,7 @@ def _rewrite(folder, **changes):
     (folder / "model.json").write_text(json.dumps(card))
 
 
-def test_training_writes_every_field_of_the_schema_and_nothing_else(trained_run, shared_tiny_study):
-    from vcfnet.model.calibrate import calibrate_checkpoint
-
+def test_training_writes_every_field_of_the_schema_and_nothing_else(trained_run):
     raw = json.loads((trained_run / "model.json").read_text())
     assert set(raw) == set(ModelCard.model_fields)            # no field outside the schema
     assert raw["card_version"] == CARD_VERSION
@@ -85,7 +83,7 @@ def test_unknown_fields_survive_a_rewrite_but_are_not_read(trained_run, tmp_path
 
 
 def test_no_training_helper_takes_more_than_six_parameters():
-    import vcfnet.model.train as train
+    from vcfnet.model import train
 
     too_many = {name: len(inspect.signature(f).parameters) for name, f in vars(train).items()
                 if inspect.isfunction(f) and f.__module__ == train.__name__

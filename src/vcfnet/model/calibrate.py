@@ -47,7 +47,7 @@ def calibrate_checkpoint(checkpoint_dir: str | Path, study_dir: str | Path, *, d
     if not math.isfinite(temperature):
         raise VcfnetError(f"{checkpoint_dir}: the temperature could not be fitted on {len(val)} "
                           f"vertebrae (see the warning above); the card is unchanged")
-    fitted = Calibration(method=METHOD, split=CALIBRATION_SPLIT, n_vertebrae=int(len(val)),
+    fitted = Calibration(method=METHOD, split=CALIBRATION_SPLIT, n_vertebrae=len(val),
                          n_patients=int(val.table["patient_id"].nunique()),
                          fitted=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
     folder = Path(checkpoint_dir) if Path(checkpoint_dir).is_dir() else Path(checkpoint_dir).parent

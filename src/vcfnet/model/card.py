@@ -33,9 +33,15 @@ import json
 import math
 import platform
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from vcfnet.errors import VcfnetError
 
@@ -67,8 +73,8 @@ class Validation(_Part):
     not estimable (no validation split), so the card stays strict JSON (no NaN)."""
 
     epoch: int
-    loss: Optional[float]
-    accuracy: Optional[float]
+    loss: float | None
+    accuracy: float | None
     n: int
 
     @field_validator("loss", "accuracy", mode="before")
@@ -104,22 +110,22 @@ class ModelCard(BaseModel):
     num_classes: int
     input_size: int
     channels: int = 1
-    normalisation: Optional[str] = None
+    normalisation: str | None = None
     preprocessing_version: str
     intended_use: str = INTENDED_USE
-    crop_size: Optional[int] = None
+    crop_size: int | None = None
     crop_margin: float = 0.0
-    temperature: Optional[float] = None
-    calibration: Optional[Calibration] = None
-    training_config: Optional[dict[str, Any]] = None
-    data: Optional[TrainingData] = None
-    class_balance: Optional[str] = None
-    selected_by: Optional[str] = None
-    validation: Optional[Validation] = None
-    training: Optional[TrainingRun] = None
+    temperature: float | None = None
+    calibration: Calibration | None = None
+    training_config: dict[str, Any] | None = None
+    data: TrainingData | None = None
+    class_balance: str | None = None
+    selected_by: str | None = None
+    validation: Validation | None = None
+    training: TrainingRun | None = None
     software: dict[str, str] = {}
-    created: Optional[str] = None
-    weights_sha256: Optional[str] = None
+    created: str | None = None
+    weights_sha256: str | None = None
     weights_hash: str = "file"
 
     @model_validator(mode="before")
@@ -159,7 +165,7 @@ class ModelCard(BaseModel):
         """The card as ``model.json`` holds it (plain JSON types)."""
         return self.model_dump(mode="python")
 
-    def with_fields(self, **fields: Any) -> "ModelCard":
+    def with_fields(self, **fields: Any) -> ModelCard:
         """A validated copy with ``fields`` replaced (e.g. the weights' hash, a fitted temperature)."""
         return ModelCard.model_validate({**self.to_dict(), **fields})
 
@@ -192,7 +198,7 @@ def _plain(v: Any) -> Any:
     return v.model_dump(mode="python") if isinstance(v, BaseModel) else v
 
 
-def as_card(card: "ModelCard | dict[str, Any]", model=None) -> ModelCard:
+def as_card(card: ModelCard | dict[str, Any], model=None) -> ModelCard:
     """``card`` as a ModelCard: a ModelCard as is; a dict completed from ``model`` (``describe``)."""
     if isinstance(card, ModelCard):
         return card
