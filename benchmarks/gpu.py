@@ -53,15 +53,19 @@ class Sizes:
     demo_epochs: int
     crop_size: int         # demo crop / network input side
     infer_images: int
+    infer_batch: int
+    model_steps: int       # timed steps of the model-alone rate
     compile_backend: str   # inductor on the GPU; eager in the dry run (tracing only: seconds, not minutes)
     threads: int | None
     tests: str             # what pytest -m gpu collects
 
 
 FULL = Sizes(device="cuda", images=4096, epochs=3, batch_size=128, scale="full", demo_epochs=25, crop_size=224,
-             infer_images=32768, compile_backend="inductor", threads=None, tests="tests")
+             infer_images=32768, infer_batch=1024, model_steps=30, compile_backend="inductor", threads=None,
+             tests="tests")
 DRY = Sizes(device="cpu", images=6, epochs=1, batch_size=4, scale="tiny", demo_epochs=1, crop_size=32,
-            infer_images=16, compile_backend="eager", threads=1, tests="tests/model/test_gpu.py")
+            infer_images=16, infer_batch=8, model_steps=2, compile_backend="eager", threads=1,
+            tests="tests/model/test_gpu.py")
 
 
 def _run(cmd: list[str], *, timeout: float, env: dict[str, str] | None = None) -> dict[str, Any]:
@@ -108,9 +112,8 @@ def step_model_alone(sizes: Sizes, out: Path) -> dict[str, Any]:
     from vcfnet.bench.train import run_model_alone
 
     start = time.perf_counter()
-    figures = run_model_alone(sizes.images, device=sizes.device, batch_size=sizes.batch_size if sizes.device
-                              == "cpu" else 128, input_size=224 if sizes.device != "cpu" else sizes.crop_size,
-                              steps=30 if sizes.device != "cpu" else 2)
+    figures = run_model_alone(sizes.images, device=sizes.device, batch_size=sizes.batch_size,
+                              input_size=sizes.crop_size, steps=sizes.model_steps)
     return {"ok": True, "figures": figures, "wall_s": time.perf_counter() - start,
             "summary": f"batch {figures['batch_size']}, {figures['amp']}, {figures['steps']} steps"}
 
@@ -154,10 +157,9 @@ def step_inference(sizes: Sizes, out: Path) -> dict[str, Any]:
     from vcfnet.bench.train import run_inference
     from vcfnet.model.network import build_model
 
-    side = 224 if sizes.device == "cuda" else sizes.crop_size
+    side, batch = sizes.crop_size, sizes.infer_batch
     crops = np.random.default_rng(0).integers(0, 256, (sizes.infer_images, 1, side, side), dtype=np.uint8)
     amp = "bf16" if sizes.device == "cuda" else "fp32"
-    batch = 1024 if sizes.device == "cuda" else 8
     figures, start = {}, time.perf_counter()
     for compiled in (False, True):
         model = build_model("resnet18", weights=None).to(sizes.device, memory_format=torch.channels_last)
@@ -184,7 +186,8 @@ def run_all(sizes: Sizes, out: Path, only: list[str] | None = None) -> dict[str,
             results[name] = step(sizes, out)
         except Exception as exc:  # one failed step must not lose the others' figures
             results[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
-        status = "ok" if results[name].get("ok") else f"FAILED {results[name].get('error') or results[name].get('tail', '')[-400:]}"
+        res = results[name]
+        status = "ok" if res.get("ok") else f"FAILED {res.get('error') or res.get('tail', '')[-400:]}"
         print(f"[gpu] {name}: {status}", flush=True)
     return results
 
