@@ -126,7 +126,7 @@ def _stage(cfg: DemoConfig, name: str, fn, *args):
 
 def _synth(cfg: DemoConfig) -> Path:
     """The synthetic study, made once per (seed, scale, format, resolution)."""
-    from vcfnet.study.synth import MANIFEST, generate_study
+    from vcfnet.synth.generate import MANIFEST, generate_study
 
     folder = cfg.out / "synthetic"
     want = {"seed": cfg.seed, "scale": cfg.scale, "format": cfg.fmt, "resolution": cfg.resolution}

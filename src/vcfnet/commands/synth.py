@@ -33,7 +33,7 @@ def synth(
 
     Sources: site1-development, site1-prospective (later dates), site2/3/4-external; see manifest.json.
     """
-    from vcfnet.study.synth import generate_study
+    from vcfnet.synth.generate import generate_study
 
     start = time.perf_counter()
     manifest = generate_study(out, scale=scale, seed=seed, fmt=fmt.lower(), workers=workers,
@@ -46,5 +46,5 @@ def synth(
     typer.echo(f"-> {out}/manifest.json: {counts['images']} images, {counts['vertebrae']} fractured vertebrae "
                f"in {seconds:.1f} s ({counts['images'] / max(seconds, 1e-9):.1f} images/s)")
     if montage is not None:
-        from vcfnet.study.synth_montage import make_montage
+        from vcfnet.synth.montage import make_montage
         typer.echo(f"-> {make_montage(out, montage)}")

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from vcfnet.fileio import atomic_path
-from vcfnet.study.synth_plan import ImageSpec
-from vcfnet.study.synth_sites import SiteProfile
+from vcfnet.synth.plan import ImageSpec
+from vcfnet.synth.sites import SiteProfile
 
 DX_STORAGE = "1.2.840.10008.5.1.4.1.1.1.1"     # Digital X-Ray Image Storage - For Presentation
 CR_STORAGE = "1.2.840.10008.5.1.4.1.1.1"       # Computed Radiography Image Storage

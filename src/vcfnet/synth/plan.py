@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vcfnet.labels import CLASSES
-from vcfnet.study.synth_sites import SOURCES, SourceSpec, scaled_counts
+from vcfnet.synth.sites import SOURCES, SourceSpec, scaled_counts
 
 #: Levels on a lateral lumbar film that may be fractured, and how often (thoracolumbar junction first).
 FRACTURE_LEVELS: tuple[str, ...] = ("T12", "L1", "L2", "L3", "L4", "L5")

@@ -1,4 +1,4 @@
-"""``vcfnet synth``: a ready-to-ingest synthetic multi-site study, the built-in default data.
+"""``vcfnet synth`` (``vcfnet.synth.generate``): a ready-to-ingest synthetic multi-site study, the built-in default data.
 
     OUT/manifest.json               seed, scale, format, sources (path, site, cohort), counts; written last
     OUT/<source>/s<site>-<n>.dcm    (or .png) one lateral lumbar radiograph per patient
@@ -21,8 +21,8 @@ from pathlib import Path
 from vcfnet.errors import VcfnetError
 from vcfnet.fileio import atomic_open, write_json
 from vcfnet.labels import CLASSES
-from vcfnet.study.synth_plan import ImageSpec, image_rng, plan_study
-from vcfnet.study.synth_sites import SITES, SOURCES
+from vcfnet.synth.plan import ImageSpec, image_rng, plan_study
+from vcfnet.synth.sites import SITES, SOURCES
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +105,8 @@ def _run(out: Path, tasks: list, n_workers: int):
 def make_image(task) -> str:
     """Render and write one patient's radiograph and its XML (image first, then the XML)."""
     from vcfnet.io.annotations import Box, write_voc
-    from vcfnet.study.phantom import render_patient
-    from vcfnet.study.synth_write import write_dicom, write_png
+    from vcfnet.synth.phantom import render_patient
+    from vcfnet.synth.write import write_dicom, write_png
 
     out, spec, seed, fmt, resolution, uid_seed = task
     site = SITES[spec.site]

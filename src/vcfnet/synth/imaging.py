@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vcfnet.study.synth_sites import SiteProfile
+from vcfnet.synth.sites import SiteProfile
 
 
 def blur(img: np.ndarray, sigma: float | tuple[float, float]) -> np.ndarray:

@@ -15,7 +15,7 @@ from PIL import Image
 from vcfnet.cli import main
 from vcfnet.errors import VcfnetError
 from vcfnet.io import read_radiograph, read_voc
-from vcfnet.study.synth import generate_study
+from vcfnet.synth.generate import generate_study
 
 SCALE = 0.004          # every class at its floor of 3 vertebrae per source, development a little more
 RES = 0.35             # about 300 x 250 pixels: fast, still a whole spine

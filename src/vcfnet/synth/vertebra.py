@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vcfnet.study.synth_imaging import blur, sample, smooth_noise, soft_ellipse
-from vcfnet.study.synth_signs import Signs
+from vcfnet.synth.imaging import blur, sample, smooth_noise, soft_ellipse
+from vcfnet.synth.signs import Signs
 
 TEX_MM = 0.3   # cell of the trabecular texture grid
 

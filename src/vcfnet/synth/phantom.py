@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vcfnet.study.synth_imaging import acquire, smooth_noise, upsample, soft_ellipse
-from vcfnet.study.synth_signs import sample_signs
-from vcfnet.study.synth_sites import SiteProfile
-from vcfnet.study.synth_vertebra import Vertebra, render_posterior, render_vertebra, texture_bank
+from vcfnet.synth.imaging import acquire, smooth_noise, upsample, soft_ellipse
+from vcfnet.synth.signs import sample_signs
+from vcfnet.synth.sites import SiteProfile
+from vcfnet.synth.vertebra import Vertebra, render_posterior, render_vertebra, texture_bank
 
 #: level: (posterior height mm, depth mm, disc below mm, lordosis angle deg, anterior excess mm)
 ANATOMY: dict[str, tuple[float, float, float, float, float]] = {
