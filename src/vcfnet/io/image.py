@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from vcfnet.errors import InputError
-from vcfnet.io.radiograph import Radiograph, _one_line
+from vcfnet.io.radiograph_data import Radiograph, one_line as _one_line
 
 log = logging.getLogger(__name__)
 

@@ -20,13 +20,14 @@ import io
 import logging
 import threading
 import zlib
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from vcfnet.errors import InputError
 from vcfnet.io.deid import Pseudonymizer, safe_dicom_meta
+from vcfnet.io.image import UnidentifiedImage, read_image_file
+from vcfnet.io.radiograph_data import Radiograph, one_line as _one_line
 
 log = logging.getLogger(__name__)
 
@@ -46,24 +47,6 @@ _PROBE = 256 << 10          # inflated bytes parsed to learn the image size the 
 _DEFLATED = "1.2.840.10008.1.2.1.99"
 
 
-@dataclass
-class Radiograph:
-    """A radiograph ready for cropping.
-
-    Attributes:
-        pixels: (H, W) float32 in [0, 1]; bright = more attenuation (bone bright).
-        meta: de-identified metadata only: format, modality, pixel_spacing ([row, col] mm or None),
-            pixel_spacing_source, body_part, photometric, bits_stored, manufacturer, study_date
-            ('YYYY-MM-DD' or ''), patient_age (years or None), patient_sex ('F', 'M' or ''),
-            patient_key (keyed pseudonym or None). Never a patient name, ID, birth date or accession.
-        source: the path the caller gave.
-    """
-
-    pixels: np.ndarray
-    meta: dict = field(default_factory=dict)
-    source: str = ""
-
-
 def read_radiograph(path: str | Path, *, pseudonymizer: Pseudonymizer | None = None) -> Radiograph:
     """Read a DICOM (detected by content, not extension) or an image file Pillow can open.
 
@@ -75,8 +58,6 @@ def read_radiograph(path: str | Path, *, pseudonymizer: Pseudonymizer | None = N
         raise InputError(path, "file not found")
     if _has_dicom_preamble(path):
         return _read_dicom(path, pseudonymizer, force=False)
-    from vcfnet.io.image import read_image_file, UnidentifiedImage
-
     try:
         return read_image_file(path)
     except UnidentifiedImage:
@@ -266,10 +247,6 @@ def _transfer_syntax(ds) -> str:
     meta = getattr(ds, "file_meta", None)
     uid = meta.get("TransferSyntaxUID") if meta is not None else None
     return f"transfer syntax {uid.name}" if uid is not None else "unknown transfer syntax"
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def dicom_to_unit(stored: np.ndarray, ds, *, source: str = "") -> np.ndarray:

@@ -11,9 +11,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from vcfnet.service import diagnose as work
-from vcfnet.service.app import with_timeout
 from vcfnet.service.auth import authorize
 from vcfnet.service.errors import ERROR_RESPONSES, APIError
+from vcfnet.service.jobs import with_timeout
 from vcfnet.service.schemas import (
     AnnotationResponse,
     BatchResponse,

@@ -8,7 +8,6 @@ and milliseconds; never a file name, a header value or anything read from an upl
 """
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -23,7 +22,7 @@ from fastapi import FastAPI, Request
 from starlette.requests import ClientDisconnect
 
 from vcfnet.errors import VcfnetError
-from vcfnet.service.errors import APIError, error_response, install_error_handlers, internal_error
+from vcfnet.service.errors import error_response, install_error_handlers, internal_error
 from vcfnet.service.jobs import InferencePool
 from vcfnet.service.security import RateLimiter, SessionSigner, TokenStore
 from vcfnet.service.settings import Settings, settings_from_json
@@ -157,17 +156,6 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                            allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"],
                            allow_credentials=False, max_age=600)
-
-
-async def with_timeout(request: Request, coro):
-    """Await ``coro`` within the request timeout; 504 when it runs over."""
-    limit = request.app.state.vcf.settings.request_timeout_s
-    try:
-        async with asyncio.timeout(limit):
-            return await coro
-    except TimeoutError:
-        raise APIError(504, f"the request took longer than {limit:g} s (setting request_timeout_s); "
-                            f"try fewer boxes or images, or without Grad-CAM") from None
 
 
 def app_from_env() -> FastAPI:

@@ -112,7 +112,6 @@ def _pillow_header(path: Path, name: str, kind: str) -> ImageInfo:
 
 
 def _dicom_header(path: Path, name: str) -> ImageInfo:
-    import pydicom
 
     try:
         ds = _read_header(path)

@@ -1,7 +1,7 @@
 """The inference pool: blocking work (decode, inference) in a bounded thread pool that a timeout stops.
 
     >>> pool = InferencePool(threads=1)
-    >>> result = await pool.run(work, form)        # inside asyncio.timeout(...) in the request
+    >>> result = await pool.run(work, form)        # inside with_timeout(...) in the request
 
 Python cannot kill a thread, and one ``Predictor.predict`` call cannot be interrupted; so the design:
 
@@ -19,6 +19,8 @@ import concurrent.futures
 import logging
 import threading
 from typing import Callable
+
+from fastapi import Request
 
 from vcfnet.service.errors import APIError
 
@@ -80,3 +82,13 @@ class InferencePool:
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+async def with_timeout(request: Request, coro):
+    """Await ``coro`` within the request timeout; 504 when it runs over."""
+    limit = request.app.state.vcf.settings.request_timeout_s
+    try:   # wait_for, not asyncio.timeout: that is Python 3.11+ and vcfnet supports 3.10
+        return await asyncio.wait_for(coro, limit)
+    except asyncio.TimeoutError:   # builtin TimeoutError only from 3.11 on
+        raise APIError(504, f"the request took longer than {limit:g} s (setting request_timeout_s); "
+                            f"try fewer boxes or images, or without Grad-CAM") from None
