@@ -33,9 +33,10 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 SEED_SCRIPT = REPO.parent / "shared" / "bench" / "seed_pipeline.py"

@@ -130,7 +130,10 @@ async def run_load(url: str, token: str, dicom: bytes, *, gradcam: bool, clients
         await asyncio.gather(*(worker() for _ in range(clients)))
         wall = time.perf_counter() - t0
     ms = sorted(v * 1000 for v in latencies)
-    pick = lambda q: ms[min(len(ms) - 1, int(round(q * (len(ms) - 1))))] if ms else float("nan")
+
+    def pick(q: float) -> float:
+        return ms[min(len(ms) - 1, int(round(q * (len(ms) - 1))))] if ms else float("nan")
+
     return {"n": len(ms), "errors": len(errors), "first_error": errors[0] if errors else "",
             "p50": pick(0.50), "p95": pick(0.95), "mean": statistics.fmean(ms) if ms else float("nan"),
             "throughput": len(ms) / wall if wall > 0 else 0.0, "wall": wall}
@@ -157,9 +160,9 @@ def markdown(rows: list[dict], args, started: str, load_before, load_after) -> s
              f"{load_before[0]:.2f} / {load_before[1]:.2f} / {load_before[2]:.2f}, after "
              f"{load_after[0]:.2f} / {load_after[1]:.2f} / {load_after[2]:.2f}; 1/5/15 min; while it runs the "
              f"benchmark itself adds about clients + workers to the load).",
-             f"- Request: one 833 x 690 12-bit DICOM + one box, Bearer token, multipart upload, through a real "
-             f"uvicorn on 127.0.0.1; concurrent clients (httpx async) on the same machine; "
-             f"a 224-input ResNet-18 checkpoint with random weights; rate limit off; warm-up excluded.",
+             "- Request: one 833 x 690 12-bit DICOM + one box, Bearer token, multipart upload, through a real "
+             "uvicorn on 127.0.0.1; concurrent clients (httpx async) on the same machine; "
+             "a 224-input ResNet-18 checkpoint with random weights; rate limit off; warm-up excluded.",
              "- Targets at 4 clients: p95 < 300 ms without Grad-CAM, < 1 s with it.", "",
              "| workers | torch threads each | precision | Grad-CAM | clients | requests | errors | p50 ms | p95 ms "
              "| mean ms | req/s | load avg (1 min) after | target met |",

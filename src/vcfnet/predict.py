@@ -23,9 +23,10 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -106,8 +107,8 @@ class Predictor:
                  card.architecture, self.crop_size, self.margin, self.input_size)
 
     @classmethod
-    def from_model(cls, model, card: "ModelCard | dict[str, Any]", *, device: str = "cpu", batch_size: int = 64,
-                   amp_dtype: Any = None) -> "Predictor":
+    def from_model(cls, model, card: ModelCard | dict[str, Any], *, device: str = "cpu", batch_size: int = 64,
+                   amp_dtype: Any = None) -> Predictor:
         """A Predictor around a model already in memory (e.g. just trained), described by ``card``
         (a ``ModelCard``, or fields that ``vcfnet.model.card.describe`` completes from the model)."""
         from vcfnet.model.card import as_card
@@ -117,7 +118,7 @@ class Predictor:
                     amp_dtype=amp_dtype)
         return self
 
-    def _setup(self, model, card: "ModelCard", *, device: str, batch_size: int, amp_dtype: Any) -> None:
+    def _setup(self, model, card: ModelCard, *, device: str, batch_size: int, amp_dtype: Any) -> None:
         self.model = model
         #: the typed card (``vcfnet.model.card.ModelCard``); ``card`` is the same as ``model.json`` holds it
         self.model_card = card
@@ -188,7 +189,7 @@ class Predictor:
         return self._explainer(np.asarray(crops), [int(t) for t in targets])
 
     # ---- a whole study -> predictions table -------------------------------------------------
-    def predict_study(self, study_dir: str | Path, *, split: str | None = None) -> "pd.DataFrame":
+    def predict_study(self, study_dir: str | Path, *, split: str | None = None) -> pd.DataFrame:
         """The predictions table for every ROI of a study (or one ``split``), read from its crop cache.
 
         Columns: ``roi_id, cohort, site, patient_id, label, p_acute, p_chronic, p_pathological,

@@ -9,7 +9,7 @@ from vcfnet.io.xmlsafe import MAX_XML_BYTES, parse_xml
 
 GOOD = "<annotation><filename>case.png</filename><object><name>Acute-L1</name></object></annotation>"
 # A billion-laughs head: 10 levels of 10 -> 10^10 'lol's if the entities were expanded.
-LAUGHS = "".join(f'<!ENTITY l{i} "{("&l%d;" % (i - 1)) * 10 if i else "lol"}">' for i in range(10))
+LAUGHS = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10 if i else "lol"}">' for i in range(10))
 
 
 def _doc(encoding: str, body: str) -> str:

@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from predict_toys import TOY_BOXES, write_toy_radiograph
 from PIL import Image
+from predict_toys import TOY_BOXES, write_toy_radiograph
 
 from vcfnet.cli import main
 from vcfnet.predict import PREDICTION_COLUMNS

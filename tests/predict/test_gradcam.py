@@ -5,7 +5,7 @@ import threading
 
 import numpy as np
 import pytest
-from predict_toys import S, TOY_BOXES, blob_crops, toy_pixels
+from predict_toys import TOY_BOXES, S, blob_crops, toy_pixels
 
 from vcfnet.errors import VcfnetError
 from vcfnet.gradcam import GradCamExplainer, colorize, overlay_heatmap

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from predict_toys import S, TOY_BOXES, blob_crops, toy_pixels, write_toy_radiograph
+from predict_toys import TOY_BOXES, S, blob_crops, toy_pixels, write_toy_radiograph
 
 from vcfnet.errors import VcfnetError
 from vcfnet.io import read_radiograph

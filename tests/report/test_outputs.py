@@ -110,8 +110,8 @@ def test_report_with_study_and_checkpoint_shows_table1_synthetic_banner_and_card
 
 def test_table1_comes_from_the_study_summary(tmp_path):
     from vcfnet.report.evaluate import evaluate_predictions
-    from vcfnet.report.outputs import write_evaluation
     from vcfnet.report.html import render_report
+    from vcfnet.report.outputs import write_evaluation
     from vcfnet.study.summary import study_summary
 
     preds = simulate_predictions(SMALL_DESIGN, seed=1)

@@ -16,11 +16,11 @@ def test_serve_without_checkpoint_or_demo_says_what_to_do(tmp_path, monkeypatch,
 
 
 def test_serve_defaults_to_the_demo_checkpoint(tmp_path, monkeypatch, checkpoint, caplog):
-    from vcfnet.commands.serve import _default_checkpoint
-
     import json
     import os
     import time
+
+    from vcfnet.commands.serve import _default_checkpoint
 
     monkeypatch.chdir(tmp_path)
     for run in ("aaa", "bbb"):      # as `vcfnet demo` lays them out: vcfnet-demo/runs/<hash>/best

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from vcfnet.errors import VcfnetError
-from vcfnet.service.security import RateLimiter, SessionSigner, Session, TokenStore, hash_password, verify_password
+from vcfnet.service.security import RateLimiter, Session, SessionSigner, TokenStore, hash_password, verify_password
 from vcfnet.service.settings import load_settings
 
 

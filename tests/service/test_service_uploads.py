@@ -2,13 +2,10 @@
 directories deleted after use, and no patient identifier in responses, logs or kept files."""
 from __future__ import annotations
 
-import json
 import logging
-import os
 import struct
 import time
 import zlib
-from pathlib import Path
 
 import httpx
 import pytest
@@ -24,7 +21,10 @@ def _error(r, status):
 def png_header(width: int, height: int) -> bytes:
     """A PNG whose header claims ``width`` x ``height`` (a decompression bomb's calling card)."""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    chunk = lambda kind, data: struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
 
 
@@ -173,7 +173,7 @@ def test_live_server_logs_carry_no_identifiers(live_server, media):
     files, data = media.files(media.dicom()[:-20000], name=name)
     assert httpx.post(url + "/api/v1/predict", files=files, data=data, timeout=60).status_code == 400
     log = log_path.read_text()
-    assert f"POST /api/v1/predict -> 200" in log and r.headers["x-request-id"] in log
+    assert "POST /api/v1/predict -> 200" in log and r.headers["x-request-id"] in log
     for word in media.secret_words:
         assert word not in log and word not in r.text
     assert not uploads.exists() or list(uploads.iterdir()) == []

@@ -6,8 +6,14 @@ import math
 import numpy as np
 import pytest
 
-from vcfnet.stats import (UndefinedMetricWarning, apply_temperature, brier_score, expected_calibration_error,
-                          fit_temperature, reliability_curve)
+from vcfnet.stats import (
+    UndefinedMetricWarning,
+    apply_temperature,
+    brier_score,
+    expected_calibration_error,
+    fit_temperature,
+    reliability_curve,
+)
 from vcfnet.stats.calibration import _nll
 
 

@@ -8,8 +8,14 @@ import numpy as np
 import pytest
 
 from vcfnet.labels import CLASSES
-from vcfnet.stats import (UndefinedMetricWarning, classification_metrics, confusion_matrix, proportion_ci,
-                          roc_auc, roc_auc_ci)
+from vcfnet.stats import (
+    UndefinedMetricWarning,
+    classification_metrics,
+    confusion_matrix,
+    proportion_ci,
+    roc_auc,
+    roc_auc_ci,
+)
 
 Y = [0, 0, 0, 1, 1, 2, 2, 2]
 P = [[.7, .2, .1], [.4, .5, .1], [.6, .1, .3], [.3, .6, .1], [.2, .7, .1], [.1, .2, .7], [.5, .1, .4],

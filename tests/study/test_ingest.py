@@ -4,6 +4,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from study_sources import IDENTIFIERS, write_voc_pair
 
 from vcfnet.errors import InputError
 from vcfnet.study.cache import read_cache
@@ -11,8 +12,6 @@ from vcfnet.study.dataset import load_cropset, load_table
 from vcfnet.study.ingest import IngestOptions, ingest
 from vcfnet.study.layout import StudyLayout
 from vcfnet.study.trace import trace_source
-
-from study_sources import IDENTIFIERS, write_voc_pair
 
 
 def _opts(**kw):
@@ -139,7 +138,6 @@ def test_yolo_source(tmp_path):
     src = tmp_path / "yolo"
     src.mkdir()
     from PIL import Image
-
     from study_sources import radiograph_array
     Image.fromarray(radiograph_array()).save(src / "a.png")
     (src / "classes.txt").write_text("Acute-L1\nChronic\n")

@@ -9,13 +9,12 @@ import sys
 
 import pandas as pd
 import pytest
+from study_sources import write_voc_pair
 
 from vcfnet.errors import InputError, VcfnetError
 from vcfnet.study.cache import read_cache
 from vcfnet.study.dataset import load_cropset
 from vcfnet.study.ingest import IngestOptions, ingest
-
-from study_sources import write_voc_pair
 
 KEYED = ["roi_id", "image", "patient_id", "source"]   # columns that are pseudonyms under the study's key
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 
 import pandas as pd
+from study_sources import write_voc_pair
 
 from vcfnet.cli import main
-
-from study_sources import write_voc_pair
 
 FOLDER, SUBFOLDER = "SMITH^JOHN_PID-7777123", "WHITE^EVE_4444123"
 HEADERS = {"PatientName": "Zebedee^Quixotic", "PatientID": "ZQ-99173", "PatientBirthDate": "19310217",

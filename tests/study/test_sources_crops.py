@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import pytest
 from PIL import Image
+from study_sources import radiograph_array
 
 from vcfnet.errors import InputError
 from vcfnet.labels import DEFAULT_SYNONYMS
 from vcfnet.study.sources import discover
-
-from study_sources import radiograph_array
 
 SYNONYMS = {**DEFAULT_SYNONYMS, "neu": "acute", "alt": "chronic"}
 

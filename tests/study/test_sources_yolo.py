@@ -7,13 +7,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from PIL import Image
+from study_sources import radiograph_array
 
 from vcfnet.errors import InputError
 from vcfnet.study.dataset import load_table
 from vcfnet.study.ingest import IngestOptions, ingest
 from vcfnet.study.sources import detect_kind, discover
-
-from study_sources import radiograph_array
 
 W, H = 90, 120
 LABELIMG_DEFAULTS = ["dog", "person", "cat", "tv", "car", "meatballs", "marinara sauce", "tomato soup",

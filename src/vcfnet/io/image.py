@@ -15,7 +15,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from vcfnet.errors import InputError
-from vcfnet.io.radiograph_data import Radiograph, one_line as _one_line
+from vcfnet.io.radiograph_data import Radiograph
+from vcfnet.io.radiograph_data import one_line as _one_line
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,8 @@ import numpy as np
 from vcfnet.errors import InputError
 from vcfnet.io.deid import Pseudonymizer, safe_dicom_meta
 from vcfnet.io.image import UnidentifiedImage, read_image_file
-from vcfnet.io.radiograph_data import Radiograph, one_line as _one_line
+from vcfnet.io.radiograph_data import Radiograph
+from vcfnet.io.radiograph_data import one_line as _one_line
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ import os
 import shutil
 import signal
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 log = logging.getLogger(__name__)
 KILL_ENV = "VCFNET_TEST_KILL_AT"

@@ -71,7 +71,7 @@ class TrainConfig(BaseModel):
         return None if value is not None and value.lower() == "none" else value
 
     @model_validator(mode="after")
-    def _check_input_size(self) -> "TrainConfig":
+    def _check_input_size(self) -> TrainConfig:
         from vcfnet.model.network import MAX_INPUT_SIZE, OUTPUT_STRIDE
 
         low = OUTPUT_STRIDE.get(self.arch)
@@ -84,7 +84,7 @@ class TrainConfig(BaseModel):
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump()
 
-    def replace(self, **changes: Any) -> "TrainConfig":
+    def replace(self, **changes: Any) -> TrainConfig:
         """A copy with the given fields changed (``None`` values mean "not given" and are ignored)."""
         given = {k: v for k, v in changes.items() if v is not None}
         return from_dict({**self.to_dict(), **given}, source="options")

@@ -213,7 +213,7 @@ class Environment:
     channels_last: bool
 
     @classmethod
-    def resolve(cls, config: TrainConfig, device: torch.device, info: ddp.DistInfo) -> "Environment":
+    def resolve(cls, config: TrainConfig, device: torch.device, info: ddp.DistInfo) -> Environment:
         per = max(1, config.batch_size // info.world_size)
         if per * info.world_size != config.batch_size:
             log.warning("batch %d is not divisible by %d processes; using %d per process",
@@ -360,7 +360,7 @@ class _ProgressBar:
         self.enabled, self.epochs, self.start = enabled, epochs, start
         self._bar = None
 
-    def __enter__(self) -> "_ProgressBar":
+    def __enter__(self) -> _ProgressBar:
         if self.enabled:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
             self._bar = Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(),

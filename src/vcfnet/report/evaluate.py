@@ -142,8 +142,7 @@ def roc_curves(y: np.ndarray, proba: np.ndarray, counts: dict[str, int]) -> dict
 def calibration(y: np.ndarray, proba: np.ndarray, *, alpha: float = 0.05,
                 n_bins: int = N_CALIBRATION_BINS) -> dict[str, Any]:
     """Brier score, ECE and the reliability curve with a Wilson interval per non-empty bin."""
-    from vcfnet.stats import (brier_score, expected_calibration_error, proportion_ci,
-                              reliability_curve)
+    from vcfnet.stats import brier_score, expected_calibration_error, proportion_ci, reliability_curve
 
     conf, acc, count = (np.asarray(a, dtype=float) for a in reliability_curve(y, proba, n_bins=n_bins))
     lows, highs = [], []

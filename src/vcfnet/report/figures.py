@@ -11,8 +11,9 @@ Sizes are chosen for display at 96 px per inch, where 10.5 pt text stays legible
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from vcfnet.fileio import atomic_path
 from vcfnet.labels import CLASSES
@@ -124,7 +125,7 @@ def reliability_figure(c: dict):
                                                        rel["ci_high"], rel["count"]) if n and not _missing(y)]
     if pts:
         xs, ys, lo, hi = (list(t) for t in zip(*pts))
-        yerr = [[y - l for y, l in zip(ys, lo)], [h - y for y, h in zip(ys, hi)]]
+        yerr = [[y - low for y, low in zip(ys, lo)], [h - y for y, h in zip(ys, hi)]]
         ax.errorbar(xs, ys, yerr=yerr, color=OKABE_ITO["blue"], marker="o", linestyle="-", capsize=3,
                     label=f"observed [{_ci_pct(c)} CI]")
     ax.set(xlim=(0, 1), ylim=(0, 1.02), ylabel="Observed accuracy")

@@ -122,7 +122,7 @@ def _synth_manifest(path: Path) -> bool:
         return False
 
 
-def _read_card(checkpoint: str | Path) -> "ModelCard":
+def _read_card(checkpoint: str | Path) -> ModelCard:
     from vcfnet.model.card import read_card
 
     return read_card(checkpoint)[0]

@@ -136,7 +136,7 @@ def methods(m: dict[str, Any]) -> list[str]:
     ]
 
 
-def card_items(card: "ModelCard") -> list[tuple[str, Markup]]:
+def card_items(card: ModelCard) -> list[tuple[str, Markup]]:
     """(label, HTML) pairs of the model card's fields in schema order, intended use first; nested
     values as small tables. Fields outside the schema (``vcfnet.model.card``) are not shown."""
     from vcfnet.model.card import ModelCard
@@ -166,7 +166,7 @@ def _value_html(v: Any, depth: int = 0) -> Markup:
     return escape(str(v))
 
 
-def temperature_text(card: "ModelCard | None") -> str:
+def temperature_text(card: ModelCard | None) -> str:
     if card is None:
         return "No checkpoint was given, so whether temperature scaling was applied is not shown."
     t = card.temperature

@@ -18,7 +18,7 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from fastapi import Request
 

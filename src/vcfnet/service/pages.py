@@ -84,7 +84,7 @@ def api_endpoints(spec: dict) -> list[dict]:
     for path, methods in spec.get("paths", {}).items():
         for method, op in methods.items():
             fields, ctype = [], ""
-            for ctype, content in op.get("requestBody", {}).get("content", {}).items():
+            for ctype, content in op.get("requestBody", {}).get("content", {}).items():  # noqa: B007 - the last type is shown
                 schema = content.get("schema", {})
                 required = set(schema.get("required", []))
                 for name, prop in schema.get("properties", {}).items():

@@ -11,8 +11,9 @@ import ipaddress
 import json
 import os
 import typing
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
@@ -82,7 +83,7 @@ class Settings(BaseModel):
     def login_enabled(self) -> bool:
         return bool(self.login_user and self.login_password_hash)
 
-    def check(self) -> "Settings":
+    def check(self) -> Settings:
         """Refuse combinations that are unsafe or meaningless; return self."""
         if bool(self.login_user) != bool(self.login_password_hash):
             raise VcfnetError("settings: login_user and login_password_hash go together (create the hash "

@@ -12,9 +12,9 @@ import contextlib
 import logging
 import shutil
 import tempfile
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import AsyncIterator
 
 from fastapi import Request
 from python_multipart.multipart import MultipartParser, parse_options_header

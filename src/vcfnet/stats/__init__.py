@@ -16,10 +16,20 @@ Degenerate input (one class only, no cases, constant scores) warns with
 never imports matplotlib; scipy and statsmodels load when a function first needs them.
 """
 from vcfnet.stats._common import UndefinedMetricWarning
-from vcfnet.stats.calibration import (apply_temperature, brier_score, expected_calibration_error,
-                                      fit_temperature, reliability_curve)
-from vcfnet.stats.classification import (ClassMetrics, MacroAverages, MulticlassReport, classification_metrics,
-                                         confusion_matrix)
+from vcfnet.stats.calibration import (
+                                      apply_temperature,
+                                      brier_score,
+                                      expected_calibration_error,
+                                      fit_temperature,
+                                      reliability_curve,
+)
+from vcfnet.stats.classification import (
+                                      ClassMetrics,
+                                      MacroAverages,
+                                      MulticlassReport,
+                                      classification_metrics,
+                                      confusion_matrix,
+)
 from vcfnet.stats.proportions import McNemarResult, ProportionResult, mcnemar_test, proportion_ci
 from vcfnet.stats.roc import AUCResult, DeLongTestResult, delong_test, roc_auc, roc_auc_ci, roc_curve
 

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vcfnet.labels import CLASSES
-from vcfnet.stats._common import (ResultMixin, check_alpha, check_class_labels, check_proba, jsonable,
-                                  warn_undefined)
+from vcfnet.stats._common import ResultMixin, check_alpha, check_class_labels, check_proba, jsonable, warn_undefined
 from vcfnet.stats.proportions import ProportionResult, proportion_ci
 from vcfnet.stats.roc import AUCResult, roc_auc_ci
 

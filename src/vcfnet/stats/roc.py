@@ -22,8 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vcfnet.stats._common import (ResultMixin, check_alpha, check_binary_labels, check_scores,
-                                  warn_undefined)
+from vcfnet.stats._common import ResultMixin, check_alpha, check_binary_labels, check_scores, warn_undefined
 
 METHODS = ("delong", "bootstrap")
 

@@ -61,7 +61,7 @@ def upsample(small: np.ndarray, f: int, shape: tuple[int, int]) -> np.ndarray:
     out = small.astype(np.float32, copy=False)
     for axis in (1, 0):
         p = np.pad(out, [(1, 1) if a == axis else (0, 0) for a in range(2)], mode="edge")
-        take = (lambda a, b: p[a:p.shape[0] - 2 + a]) if axis == 0 else (lambda a, b: p[:, a:p.shape[1] - 2 + a])
+        take = (lambda a, b, p=p: p[a:p.shape[0] - 2 + a]) if axis == 0 else (lambda a, b, p=p: p[:, a:p.shape[1] - 2 + a])
         left, mid, right = take(0, 0), take(1, 0), take(2, 0)
         phases = []
         for k in range(f):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vcfnet.synth.imaging import acquire, smooth_noise, upsample, soft_ellipse
+from vcfnet.synth.imaging import acquire, smooth_noise, soft_ellipse, upsample
 from vcfnet.synth.signs import sample_signs
 from vcfnet.synth.sites import SiteProfile
 from vcfnet.synth.vertebra import Vertebra, render_posterior, render_vertebra, texture_bank
