@@ -134,7 +134,7 @@ def test_two_saves_of_the_same_model_carry_the_same_hash(saved, tmp_path):
 
 
 def test_old_card_with_a_file_hash_still_loads_and_is_verified(saved):
-    from vcfnet.model.checkpoint import file_sha256
+    from vcfnet.fileio import file_sha256
 
     _, out = saved
     card = json.loads((out / "model.json").read_text())

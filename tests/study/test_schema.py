@@ -26,7 +26,7 @@ def test_round_trip(tmp_path):
 @pytest.mark.parametrize("change, field, words", [
     ({"label": "fresh-ish"}, "label", "not allowed"),
     ({"x1": 5}, "x0,y0,x1,y1", "zero or negative area"),
-    ({"x1": 101}, "x0,y0,x1,y1", "outside the image"),
+    ({"x1": 101}, "x0,y0,x1,y1", "outside the 100x80 image"),
     ({"y0": "abc"}, "y0", "not a number"),
     ({"cohort": "internal"}, "cohort", "not allowed"),
     ({"patient_id": ""}, "patient_id", "empty"),

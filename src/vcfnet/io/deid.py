@@ -50,6 +50,12 @@ class Pseudonymizer:
         digest = hmac.new(self._key, text.encode("utf-8"), hashlib.sha256).hexdigest()
         return "P-" + digest[:16]
 
+    def site_patient(self, site: str, raw_id: str) -> str:
+        """The study's patient pseudonym: scoped by site, because the same raw ID at two hospitals is two
+        people. The one rule for every patient pseudonym of a study (DICOM PatientID, metadata.csv, an
+        image that is its own patient)."""
+        return self.patient(f"{site}|{raw_id}")
+
     def token(self, *parts: str) -> str:
         """64 hex digits of HMAC-SHA256(key, parts joined by NUL): a keyed pseudonym of anything."""
         return hmac.new(self._key, "\0".join(parts).encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from vcfnet.errors import VcfnetError
+from vcfnet.fileio import file_sha256
 from vcfnet.labels import CLASSES
 from vcfnet.model.card import CARD_FILE, INTENDED_USE, ModelCard, as_card, read_card, write_card
 from vcfnet.preprocess import PREPROCESSING_VERSION
@@ -33,14 +34,6 @@ WEIGHTS_FILE = "model.safetensors"
 #: ``weights_hash`` of the cards written now; cards without the field hold a file hash ("file").
 HASH_KIND = "tensors-v1"
 HASH_KINDS = ("file", HASH_KIND)
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def tensors_sha256(tensors: Mapping[str, torch.Tensor]) -> str:

@@ -16,9 +16,9 @@ from typing import Any
 import torch
 
 from vcfnet.errors import VcfnetError
-from vcfnet.fileio import write_json
+from vcfnet.fileio import file_sha256, write_json
 from vcfnet.model.atomicdir import kill_point, replace_dir
-from vcfnet.model.checkpoint import HASH_KIND, file_sha256, tensors_sha256
+from vcfnet.model.checkpoint import HASH_KIND, tensors_sha256
 
 TENSORS = "state.safetensors"
 META = "state.json"

@@ -5,9 +5,7 @@ header leaves this function except the de-identified fields of ``Radiograph.meta
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -26,14 +24,6 @@ class Decoded:
     width: int
     height: int
     meta: dict                 # de-identified: patient_key, age, sex, study_date, modality, ...
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def decode_item(item: ImageItem, size: int, margin: float, key: bytes, site: str,
@@ -66,4 +56,4 @@ class _SiteScoped:
         self._pseudo, self._site = pseudo, site
 
     def patient(self, raw_id: str) -> str:
-        return self._pseudo.patient(f"{self._site}|{raw_id}")
+        return self._pseudo.site_patient(self._site, raw_id)

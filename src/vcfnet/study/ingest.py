@@ -23,13 +23,13 @@ import numpy as np
 import pandas as pd
 
 from vcfnet.errors import InputError, VcfnetError
-from vcfnet.fileio import atomic_open, write_json
+from vcfnet.fileio import atomic_open, file_sha256, write_json
 from vcfnet.io.deid import PathPseudonyms, load_or_create_key, redacting_logs
 from vcfnet.progress import progress_iter
 from vcfnet.study.cache import CropCache, read_cache, roi_hash, write_cache
-from vcfnet.study.decode import Decoded, decode_item, file_sha256
+from vcfnet.study.decode import Decoded, decode_item
 from vcfnet.study.layout import StudyLayout, kill_point, study_folder
-from vcfnet.study.rows import SourceContext, rows_for
+from vcfnet.study.rows import SourceContext, cohort_of, rows_for
 from vcfnet.study.schema import COHORTS, empty_study, load_study, study_csv, table_sha256, validate_study
 from vcfnet.study.sources import ImageItem, discover
 from vcfnet.study.splits import SplitConfig, write_splits
@@ -179,10 +179,8 @@ def _check_kept_crops(study: pd.DataFrame, cache: CropCache, ctx: SourceContext,
 
 def _cohorts(exam_dates: pd.Series, opts: IngestOptions) -> np.ndarray:
     """The cohort of each row: the source's, with later development exams moved to prospective."""
-    cohort = np.full(len(exam_dates), opts.cohort, dtype=object)
-    if opts.prospective_after and opts.cohort == "development":
-        cohort[(exam_dates >= opts.prospective_after).to_numpy()] = "prospective"
-    return cohort
+    return np.array([cohort_of(opts.cohort, d if isinstance(d, str) else "", opts.prospective_after)
+                     for d in exam_dates], dtype=object)
 
 
 def _box_key(box, width, height) -> tuple:

@@ -39,6 +39,14 @@ class SourceContext:
         return f"{self.source_id}/{self.paths.file(rel)}"
 
 
+def cohort_of(cohort: str, exam_date: str, prospective_after: str | None) -> str:
+    """The one prospective rule: a development exam dated on/after ``prospective_after`` (ISO dates
+    compare as text) belongs to the prospective cohort; every other row keeps its source's cohort."""
+    if prospective_after and cohort == "development" and exam_date and exam_date >= prospective_after:
+        return "prospective"
+    return cohort
+
+
 def rows_for(item: ImageItem, dec: Decoded, ctx: SourceContext) -> tuple[list[dict], list[str]]:
     """One row per box of ``item`` (one for a ready crop) and the cache hash of each crop."""
     opts, image = ctx.opts, ctx.image(item.rel)
@@ -53,8 +61,7 @@ def rows_for(item: ImageItem, dec: Decoded, ctx: SourceContext) -> tuple[list[di
         boxes = [(item.meta["label"], item.meta.get("level", ""), (0.0, 0.0, float(dec.width), float(dec.height)))]
     else:
         boxes = [(b.label, b.level, (b.x0, b.y0, b.x1, b.y1)) for b in dec.boxes]
-    if opts.prospective_after and opts.cohort == "development" and common["exam_date"] >= opts.prospective_after:
-        common["cohort"] = "prospective"   # the same rule as ingest._cohorts, for one image
+    common["cohort"] = cohort_of(opts.cohort, common["exam_date"], opts.prospective_after)
     base = image.rsplit("/F-", 1)[-1][:10]
     rows, hashes = [], []
     for k, (label, level, box) in enumerate(boxes):
@@ -67,13 +74,13 @@ def rows_for(item: ImageItem, dec: Decoded, ctx: SourceContext) -> tuple[list[di
 def _patient(item: ImageItem, dec: Decoded, ctx: SourceContext) -> str:
     site = ctx.opts.site
     if item.meta.get("raw_patient"):
-        return Pseudonymizer(ctx.key).patient(f"{site}|{item.meta['raw_patient']}")
+        return Pseudonymizer(ctx.key).site_patient(site, item.meta["raw_patient"])
     if dec.meta.get("patient_key"):
         return dec.meta["patient_key"]
     image = ctx.image(item.rel)
     log.warning("image %s: no patient identity (no DICOM PatientID, no metadata.csv row); treating the image "
                 "as its own patient (`vcfnet study trace` names its file)", image)
-    return Pseudonymizer(ctx.key).patient(f"{site}|image|{image}")
+    return Pseudonymizer(ctx.key).site_patient(site, f"image|{image}")
 
 
 def _first(*values):

@@ -16,6 +16,7 @@ import pandas as pd
 
 from vcfnet.errors import InputError
 from vcfnet.fileio import atomic_path
+from vcfnet.io.annotations import coords_problem
 from vcfnet.labels import CLASSES, LEVELS
 
 COLUMNS: tuple[str, ...] = ("roi_id", "image", "patient_id", "site", "cohort", "exam_date", "level",
@@ -84,18 +85,18 @@ def _check_choice(df: pd.DataFrame, col: str, allowed: tuple[str, ...], source) 
 
 
 def _check_boxes(df: pd.DataFrame, source) -> None:
-    x0, y0, x1, y1 = (df[c].to_numpy() for c in ("x0", "y0", "x1", "y1"))
-    w, h = df["width"].to_numpy(), df["height"].to_numpy()
-    checks = [
-        ((x1 <= x0) | (y1 <= y0), "box has zero or negative area"),
-        ((x0 < 0) | (y0 < 0) | (x1 > w) | (y1 > h), "box lies outside the image"),
-    ]
-    for mask, problem in checks:
-        bad = np.flatnonzero(mask)
-        if len(bad):
-            i = int(bad[0])
-            raise InputError(source, f"{problem}: ({x0[i]:g}, {y0[i]:g}, {x1[i]:g}, {y1[i]:g}) in a "
-                             f"{w[i]:g}x{h[i]:g} image", row=i + 1, field="x0,y0,x1,y1")
+    """Every box through the one box check (``io.annotations.coords_problem``); the first bad row is named."""
+    x0, y0, x1, y1 = (df[c].to_numpy(dtype=float) for c in ("x0", "y0", "x1", "y1"))
+    w, h = df["width"].to_numpy(dtype=float), df["height"].to_numpy(dtype=float)
+    for i, box in enumerate(zip(x0, y0, x1, y1)):
+        problem = coords_problem(*box, _whole(w[i]), _whole(h[i]))
+        if problem:
+            raise InputError(source, f"box ({x0[i]:g}, {y0[i]:g}, {x1[i]:g}, {y1[i]:g}): {problem}",
+                             row=i + 1, field="x0,y0,x1,y1")
+
+
+def _whole(v: float) -> float | int:
+    return int(v) if v == v and float(v).is_integer() else v
 
 
 def load_study(path: str | Path) -> pd.DataFrame:
