@@ -34,7 +34,7 @@ def test_weighted_auc_is_nan_when_a_replicate_lacks_a_class():
 def test_stratified_replicates_keep_class_counts_and_cluster_replicates_keep_patients_whole():
     rng = np.random.default_rng(1)
     y = np.array([0] * 7 + [1] * 3)
-    w = bs._stratified_weights(rng, y, 200)
+    w = bs._stratified_weights((rng, rng), y, 200)
     assert np.all(w[:, y == 0].sum(axis=1) == 7) and np.all(w[:, y == 1].sum(axis=1) == 3)
     assert w.std(axis=0).min() > 0  # every case is actually resampled
     codes = np.array([0, 0, 0, 1, 1, 2, 3, 3, 3, 3])
@@ -71,11 +71,14 @@ def test_chunked_bootstrap_equals_one_block(monkeypatch):
     rng = np.random.default_rng(8)
     y = rng.integers(0, 2, 50)
     s = y + rng.normal(size=50)
-    whole = bs.bootstrap_aucs(y, s, n_boot=40, seed=1, groups=np.arange(50) // 2)[0]
+    groups = np.arange(50) // 2
+    whole = [bs.bootstrap_aucs(y, s, n_boot=40, seed=1, groups=g)[0] for g in (groups, None)]
     monkeypatch.setattr(bs, "_CHUNK_CELLS", 50 * 7)  # 7 replicates per block
-    chunked = bs.bootstrap_aucs(y, s, n_boot=40, seed=1, groups=np.arange(50) // 2)[0]
-    assert chunked.shape == (40,) and np.all(np.isfinite(chunked))
-    assert whole.mean() == pytest.approx(chunked.mean(), abs=0.03)
+    chunked = [bs.bootstrap_aucs(y, s, n_boot=40, seed=1, groups=g)[0] for g in (groups, None)]
+    for one, blocks in zip(whole, chunked):    # cluster and stratified: the same replicates, bit for bit
+        assert blocks.shape == (40,) and np.all(np.isfinite(blocks))
+        np.testing.assert_array_equal(one, blocks)
+    assert not np.array_equal(whole[0], whole[1])
 
 
 def test_cluster_bootstrap_redraws_one_class_replicates_and_counts_them():

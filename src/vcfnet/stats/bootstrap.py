@@ -49,9 +49,12 @@ def _resample_counts(rng: np.random.Generator, n_items: int, n_rep: int) -> np.n
     return np.bincount(draws.ravel(), minlength=n_rep * n_items).reshape(n_rep, n_items)
 
 
-def _stratified_weights(rng: np.random.Generator, y_true: np.ndarray, n_rep: int) -> np.ndarray:
+def _stratified_weights(rngs: tuple[np.random.Generator, np.random.Generator], y_true: np.ndarray,
+                        n_rep: int) -> np.ndarray:
+    """Weights of ``n_rep`` replicates resampled within each class, negatives from ``rngs[0]`` and
+    positives from ``rngs[1]``: one stream per class, so blocks of replicates draw what one block would."""
     w = np.zeros((n_rep, y_true.size))
-    for label in (0, 1):
+    for label, rng in zip((0, 1), rngs):
         idx = np.flatnonzero(y_true == label)
         w[:, idx] = _resample_counts(rng, idx.size, n_rep)
     return w
@@ -73,7 +76,8 @@ def bootstrap_aucs(y_true: np.ndarray, y_score: np.ndarray, *, n_boot: int, seed
     n = y_true.size
     chunk = max(1, min(n_boot, _CHUNK_CELLS // max(n, 1)))
     if groups is None:
-        parts = [weighted_aucs(y_score, y_true, _stratified_weights(rng, y_true, min(chunk, n_boot - i)))
+        per_class = tuple(np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(2))
+        parts = [weighted_aucs(y_score, y_true, _stratified_weights(per_class, y_true, min(chunk, n_boot - i)))
                  for i in range(0, n_boot, chunk)]
         return np.concatenate(parts), 0, None
     _, codes = np.unique(groups, return_inverse=True)
