@@ -7,7 +7,8 @@ A predictions table (written by ``vcfnet predict``) has one row per vertebra ROI
 
 The evaluation cohorts are, in this order: the internal test set (``split == "test"``), each external
 site (``split == "external"``), all external sites pooled, the prospective cohort and the
-collaboration set (``collaboration == 1``). Training and validation rows are never evaluated.
+collaboration set (``collaboration == 1``); the list is defined once, in :mod:`vcfnet.study.cohorts`,
+for Table 1 and Table 2. Training and validation rows are never evaluated.
 
     >>> table = load_predictions("predictions.csv")
     >>> [c.key for c in select_cohorts(table)]
@@ -16,7 +17,6 @@ collaboration set (``collaboration == 1``). Training and validation rows are nev
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +25,7 @@ import pandas as pd
 
 from vcfnet.errors import InputError, VcfnetError
 from vcfnet.labels import CLASSES
+from vcfnet.study.cohorts import evaluation_parts
 from vcfnet.study.dataset import SPLITS
 
 log = logging.getLogger(__name__)
@@ -59,12 +60,6 @@ class Cohort:
     def proba(self) -> np.ndarray:
         """(N, 3) float64 probabilities in ``CLASSES`` order."""
         return self.table[list(PROBA_COLUMNS)].to_numpy(dtype=np.float64)
-
-
-def slug(text: str) -> str:
-    """A file-name-safe form of a site name (``Site 2/B`` -> ``site-2-b``)."""
-    s = re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-")
-    return s or "unnamed"
 
 
 def load_predictions(path: str | Path, *, study_table: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -161,28 +156,14 @@ def _join_study(df: pd.DataFrame, source, study: pd.DataFrame | None) -> pd.Data
 
 
 def select_cohorts(table: pd.DataFrame) -> list[Cohort]:
-    """The evaluation cohorts present in ``table``, in reporting order; empty ones are left out."""
-    split, collab = table["split"], table["collaboration"].astype(int)
-    external = table[split == "external"]
-    sites = sorted(external["site"].unique(), key=str)
-    candidates = [Cohort("test", "Internal test", "internal", table[split == "test"])]
-    keys = {"test"}
-    for site in sites:
-        key = f"external-{slug(site)}"
-        if key in keys:
-            raise VcfnetError(f"external sites '{site}' and another site share the file name '{key}'")
-        keys.add(key)
-        candidates.append(Cohort(key, f"External: {site}", "external-site",
-                                 external[external["site"] == site]))
-    if len(sites) > 1:
-        candidates.append(Cohort("external", "External (pooled)", "external", external))
-    candidates.append(Cohort("prospective", "Prospective", "prospective", table[split == "prospective"]))
-    candidates.append(Cohort("collaboration", "Collaboration set", "collaboration", table[collab == 1]))
-    cohorts = [c for c in candidates if len(c.table)]
-    for c in candidates:
-        if not len(c.table):
-            log.info("no rows for cohort '%s'; it is left out", c.name)
+    """The evaluation cohorts present in ``table``, in reporting order (the one list,
+    :func:`vcfnet.study.cohorts.evaluation_parts`); empty ones are left out."""
+    parts = evaluation_parts(table)
+    for p in parts:
+        if not len(p.rows):
+            log.info("no rows for cohort '%s'; it is left out", p.name)
+    cohorts = [Cohort(p.key, p.name, p.kind, p.rows.reset_index(drop=True)) for p in parts if len(p.rows)]
     if not cohorts:
         raise VcfnetError("the predictions table has no test, external, prospective or collaboration "
                           "rows to evaluate (only training/validation rows)")
-    return [Cohort(c.key, c.name, c.kind, c.table.reset_index(drop=True)) for c in cohorts]
+    return cohorts

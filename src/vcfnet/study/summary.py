@@ -1,7 +1,7 @@
 """Table 1 of the study: who is in each cohort.
 
 One row per part of the study (development train / val / test, each external site, the external
-cohorts together, prospective, the collaboration set): patients, vertebrae per class, age, sex, sites.
+cohorts together, prospective, the collaboration set: :mod:`vcfnet.study.cohorts`, Table 2's list): patients, vertebrae per class, age, sex, sites.
 """
 from __future__ import annotations
 
@@ -9,28 +9,14 @@ import numpy as np
 import pandas as pd
 
 from vcfnet.labels import CLASSES
+from vcfnet.study.cohorts import NAMES, development_parts, evaluation_parts, site_name
 
 
 def cohort_groups(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
-    """(name, rows) for each part of the study, in the order a paper lists them."""
-    has_split = "split" in table.columns
-    groups: list[tuple[str, pd.DataFrame]] = []
-    dev = table[table["cohort"] == "development"]
-    if len(dev):
-        groups.append(("development", dev))
-        if has_split:
-            groups += [(f"development:{s}", dev[dev["split"] == s]) for s in ("train", "val", "test")
-                       if (dev["split"] == s).any()]
-    ext = table[table["cohort"] == "external"]
-    groups += [(f"external:{site}", g) for site, g in ext.groupby("site", sort=True)]
-    if ext["site"].nunique() > 1:
-        groups.append(("external:all", ext))
-    pro = table[table["cohort"] == "prospective"]
-    if len(pro):
-        groups.append(("prospective", pro))
-    if has_split and "collaboration" in table.columns and (table["collaboration"] == 1).any():
-        groups.append(("collaboration", table[table["collaboration"] == 1]))
-    return groups
+    """(key, rows) for each part of the study, in the order a paper lists them: the development cohort
+    and its training / validation rows, then the evaluation cohorts of :mod:`vcfnet.study.cohorts`
+    (Table 2's cohorts, under the same keys); empty parts are left out."""
+    return [(p.key, p.rows) for p in development_parts(table) + evaluation_parts(table) if len(p.rows)]
 
 
 def study_summary(table: pd.DataFrame) -> pd.DataFrame:
@@ -55,14 +41,14 @@ def study_summary(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def cohort_label(key: str) -> str:
-    """What a reader sees for a cohort key of :func:`cohort_groups` (the CSV keeps the keys)."""
-    fixed = {"development": "Development (all)", "development:train": "Development: training",
-             "development:val": "Development: validation", "development:test": "Development: internal test",
-             "external:all": "External (pooled)", "prospective": "Prospective", "collaboration": "Collaboration set"}
-    if key in fixed:
-        return fixed[key]
-    return f"External: {key.split(':', 1)[1]}" if key.startswith("external:") else key
+def cohort_label(key: str, sites: str = "") -> str:
+    """What a reader sees for a cohort key of :func:`cohort_groups` (the CSV keeps the keys); the
+    internal test set sits under the development cohort in Table 1."""
+    if key == "test":
+        return "Development: internal test"
+    if key in NAMES:
+        return NAMES[key]
+    return site_name(sites) if key.startswith("external-") and sites else key
 
 
 def format_summary(summary: pd.DataFrame) -> list[list[str]]:
@@ -70,7 +56,7 @@ def format_summary(summary: pd.DataFrame) -> list[list[str]]:
     out = []
     for _, r in summary.iterrows():
         n = r["vertebrae"]
-        cells = [cohort_label(r["cohort"]), r["sites"], str(r["patients"]), str(n)]
+        cells = [cohort_label(r["cohort"], r["sites"]), r["sites"], str(r["patients"]), str(n)]
         cells += [f"{r[c]} ({100 * r[c] / n:.0f}%)" if n else "0" for c in CLASSES]
         cells.append("—" if np.isnan(r["age_mean"]) else
                      f"{r['age_mean']:.1f} ± {r['age_sd']:.1f}" if not np.isnan(r["age_sd"]) else f"{r['age_mean']:.1f}")
