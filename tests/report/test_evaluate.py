@@ -181,3 +181,18 @@ def test_split_joined_from_study_table_and_labels_checked():
     study.loc[1, "label"] = "acute"
     with pytest.raises(InputError, match="differs from the label"):
         validate_predictions(preds, study_table=study)
+
+
+def test_undefined_numbers_are_said_once_naming_the_cohort():
+    """A cohort without some class gets its note; the statistics' own warnings name the cohort and do not
+    repeat what the note says (the demo used to print a bare 'proportion of 0 cases is undefined')."""
+    df = pd.concat([table([0, 1, 2, 0, 1, 2], one_hot_proba([0, 1, 2, 0, 1, 1])),
+                    table([0, 1, 0, 1], one_hot_proba([0, 1, 1, 1]), split="prospective")], ignore_index=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        evaluate_predictions(df)
+    texts = [str(w.message) for w in caught]
+    assert "Prospective: no pathological vertebrae, so the pathological AUC and sensitivity are not estimable" in texts
+    assert all(t.split(":", 1)[0] in ("Internal test", "Prospective") for t in texts), texts
+    assert not any("'pathological'" in t for t in texts if t.startswith("Prospective: ") and "not estimable" not in t)
+    assert len(texts) == len(set(texts))

@@ -12,6 +12,7 @@ arranges their results. Nothing here fits anything on a test cohort.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
 from dataclasses import dataclass, field
@@ -101,15 +102,35 @@ def evaluate_cohort(cohort: Cohort, *, alpha: float = 0.05, cluster_bootstrap: b
     notes = _degenerate_notes(cohort, counts)
     groups = cohort.table["patient_id"].to_numpy() if cluster_bootstrap else None
     kwargs = {"n_boot": n_boot, "seed": seed} if cluster_bootstrap else {}
-    report = classification_metrics(y, proba, classes=CLASSES, alpha=alpha, groups=groups,
-                                     auc_method="bootstrap" if cluster_bootstrap else "delong", **kwargs)
+    absent = [cls for cls, n in counts.items() if n in (0, cohort.n_vertebrae)]
+    with _warnings_named(cohort.name, already_said=absent):
+        report = classification_metrics(y, proba, classes=CLASSES, alpha=alpha, groups=groups,
+                                         auc_method="bootstrap" if cluster_bootstrap else "delong", **kwargs)
+        calibrated = calibration(y, proba, alpha=alpha)
     out = {"key": cohort.key, "name": cohort.name, "kind": cohort.kind, "n_patients": cohort.n_patients,
            "n_vertebrae": cohort.n_vertebrae, "alpha": alpha, "class_counts": counts}
     out.update(summarise_report(report))
     out["roc"] = roc_curves(y, proba, counts)
-    out["calibration"] = calibration(y, proba, alpha=alpha)
+    out["calibration"] = calibrated
     out["not_estimable"] = notes
     return out
+
+
+@contextlib.contextmanager
+def _warnings_named(cohort_name: str, *, already_said: list[str]):
+    """Re-issue the statistics' warnings once each, prefixed with the cohort they are about; those about
+    a class the cohort's own note already explains (no cases / only cases) are not repeated."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    seen = set()
+    for w in caught:
+        text = str(w.message)
+        explained = already_said and text.startswith(("the AUC is undefined", "classes ["))
+        if explained or any(f"'{cls}'" in text for cls in already_said) or text in seen:
+            continue
+        seen.add(text)
+        warnings.warn(f"{cohort_name}: {text}", w.category, stacklevel=4)
 
 
 def _degenerate_notes(cohort: Cohort, counts: dict[str, int]) -> list[str]:

@@ -131,10 +131,10 @@ def _class_metrics(c: int, name: str, y: np.ndarray, pred: np.ndarray, proba: np
                      n_boot=n_boot, seed=seed)
     return ClassMetrics(
         auc=auc,
-        sensitivity=proportion_ci(tp, tp + fn, alpha=alpha),
-        specificity=proportion_ci(tn, tn + fp, alpha=alpha),
-        ppv=proportion_ci(tp, tp + fp, alpha=alpha),
-        npv=proportion_ci(tn, tn + fn, alpha=alpha),
+        sensitivity=proportion_ci(tp, tp + fn, alpha=alpha, name=f"sensitivity of class '{name}' (no {name} cases)"),
+        specificity=proportion_ci(tn, tn + fp, alpha=alpha, name=f"specificity of class '{name}' (only {name} cases)"),
+        ppv=proportion_ci(tp, tp + fp, alpha=alpha, name=f"PPV of class '{name}' (nothing predicted {name})"),
+        npv=proportion_ci(tn, tn + fn, alpha=alpha, name=f"NPV of class '{name}' (everything predicted {name})"),
         f1=_f1(tp, fp, fn, name),
         support=int(truth.sum()),
     )
@@ -161,7 +161,7 @@ def classification_metrics(y_true, proba, *, classes=CLASSES, alpha: float = 0.0
     y = check_class_labels(y_true, len(classes))
     p = check_proba(proba, y.size, len(classes))
     pred = np.argmax(p, axis=1) if y.size else np.zeros(0, dtype=np.int64)
-    acc = proportion_ci(int(np.sum(pred == y)), int(y.size), alpha=alpha)
+    acc = proportion_ci(int(np.sum(pred == y)), int(y.size), alpha=alpha, name="accuracy")
     per_class = {name: _class_metrics(c, name, y, pred, p, alpha=alpha, groups=groups, auc_method=auc_method,
                                       n_boot=n_boot, seed=seed)
                  for c, name in enumerate(classes)}

@@ -53,11 +53,11 @@ def _count(value, name: str) -> int:
     return int(value)
 
 
-def proportion_ci(k, n, *, method: str = "wilson", alpha: float = 0.05) -> ProportionResult:
+def proportion_ci(k, n, *, method: str = "wilson", alpha: float = 0.05, name: str = "proportion") -> ProportionResult:
     """``k`` successes in ``n`` trials with a ``1 - alpha`` confidence interval.
 
     ``method`` is ``"wilson"`` (score interval, the default) or ``"clopper-pearson"`` (exact, from
-    the beta distribution). ``n = 0`` has no proportion: warning and NaN.
+    the beta distribution). ``n = 0`` has no proportion: warning (naming ``name``) and NaN.
 
     >>> r = proportion_ci(8, 10)
     >>> r.estimate, round(r.ci_low, 4), round(r.ci_high, 4)
@@ -72,7 +72,7 @@ def proportion_ci(k, n, *, method: str = "wilson", alpha: float = 0.05) -> Propo
     if k > n:
         raise ValueError(f"k ({k}) cannot exceed n ({n})")
     if n == 0:
-        warn_undefined("proportion of 0 cases is undefined; returning NaN")
+        warn_undefined(f"{name} is undefined (0 cases); returning NaN")
         nan = float("nan")
         return ProportionResult(nan, nan, nan, k, n, method, alpha)
     from statsmodels.stats.proportion import proportion_confint
