@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from vcfnet.labels import CLASSES
-from vcfnet.report.simulate import simulate_predictions, simulate_study_table
+from vcfnet.tools.simulate import simulate_predictions, simulate_study_table
 
 SMALL_DESIGN = (("train", "site1", "development", 5, 2.0), ("test", "site1", "development", 20, 2.0),
                 ("external", "site2", "external", 15, 1.5), ("prospective", "site1", "prospective", 10, 2.0))
@@ -145,7 +145,7 @@ def test_cli_bad_table_exits_2_and_writes_nothing(tmp_path, capsys):
 
 @pytest.mark.browser
 def test_report_renders_in_chromium(report_html, tmp_path):
-    from vcfnet.report.screenshot import CHROMIUM, LAPTOP, LAUNCH_ARGS, open_report
+    from vcfnet.tools.screenshot import CHROMIUM, LAPTOP, LAUNCH_ARGS, open_report
 
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI", "").lower() == "true":

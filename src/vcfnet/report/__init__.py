@@ -6,7 +6,7 @@ draws figures and writes files. Nothing is imported here, so ``import vcfnet.rep
 * :func:`vcfnet.report.evaluate.evaluate_predictions` -> ``EvaluationResult``
 * :func:`vcfnet.report.outputs.write_evaluation` / ``read_evaluation``
 * :func:`vcfnet.report.html.render_report` / ``write_report``
-* :func:`vcfnet.report.screenshot.screenshot_report` (headless Chromium)
+* screenshots and simulated predictions for the docs live in :mod:`vcfnet.tools`
 
     >>> from vcfnet.report.evaluate import evaluate_predictions
     >>> from vcfnet.report.outputs import write_evaluation

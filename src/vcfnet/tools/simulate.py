@@ -90,6 +90,6 @@ def simulated_report(out_dir, *, checkpoint=None, seed: int = 0):
 
     predictions = simulate_predictions(seed=seed)
     result = evaluate_predictions(predictions, study_table=simulate_study_table(predictions, seed=seed))
-    result.source["predictions"] = "simulated predictions (vcfnet.report.simulate), not a model's output"
+    result.source["predictions"] = "simulated predictions (vcfnet.tools.simulate), not a model's output"
     write_evaluation(result, out_dir)
     return write_report(out_dir, Path(out_dir) / "report.html", checkpoint=checkpoint)

@@ -7,11 +7,11 @@ Needs Playwright (a test dependency) and a Chromium binary (``/usr/bin/chromium`
 Network access is blocked while the page loads, so a screenshot also proves the page is
 self-contained. From a shell::
 
-    python -m vcfnet.report.screenshot REPORT.html docs/report-overview.png \
+    python -m vcfnet.tools.screenshot REPORT.html docs/report-overview.png \
         docs/report-table2.png '#table2' docs/report-cohort.png 'section.cohort'
 
-``python -m vcfnet.report.screenshot --docs`` redraws the ``docs/report-*.png`` shots from a report
-of simulated predictions (``vcfnet.report.simulate.simulated_report``).
+``python -m vcfnet.tools.screenshot --docs`` redraws the ``docs/report-*.png`` shots from a report
+of simulated predictions (``vcfnet.tools.simulate.simulated_report``).
 """
 from __future__ import annotations
 
@@ -85,13 +85,13 @@ def main(argv: list[str] | None = None) -> int:
     if args[:1] == ["--docs"]:
         import tempfile
 
-        from vcfnet.report.simulate import simulated_report
+        from vcfnet.tools.simulate import simulated_report
         with tempfile.TemporaryDirectory() as tmp:
             html = simulated_report(Path(tmp) / "eval")
             args = [str(html), "docs/report-overview.png"] + [x for kv in DOC_DETAILS.items() for x in kv]
             return main(args)
     if len(args) < 2 or len(args) % 2:
-        print("usage: python -m vcfnet.report.screenshot REPORT.html OUT.png [DETAIL.png SELECTOR ...] | --docs",
+        print("usage: python -m vcfnet.tools.screenshot REPORT.html OUT.png [DETAIL.png SELECTOR ...] | --docs",
               file=sys.stderr)
         return 2
     details = dict(zip(args[2::2], args[3::2]))
