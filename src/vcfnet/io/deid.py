@@ -6,7 +6,11 @@ by hashing candidate IDs, and the same patient gets the same pseudonym across ev
 
 ``safe_dicom_meta`` is an allow-list: it reads a handful of technical fields and the PatientID (only
 to pseudonymise it, from the raw bytes so that pydicom's value validation can never echo it into a
-log). Patient name, birth date and accession number are never read at all.
+log). It never reads patient name, birth date or accession number. The one place that does read them
+is the service's scrub list (``vcfnet.service.inputs``), and only to remove them from any message about
+an upload. Folder and file names are identifiers too: ``PathPseudonyms`` names sources and files by
+keyed pseudonyms (``src-...``, ``F-...``) and ``redacting_logs`` removes their real names from every log
+line written during an ingest.
 """
 from __future__ import annotations
 
