@@ -1,0 +1,169 @@
+"""What ``vcfnet predict`` writes: the predictions table of a study, the answers for boxes on single
+radiographs (JSON or CSV rows) and Grad-CAM overlays (PNG), each written atomically.
+
+Nothing is written until every input has been read and predicted, so a bad file leaves no partial
+output. Grad-CAM images are named by position (``image001-box01.png``) or by pseudonymous ROI id,
+never by a file name or a DICOM identifier.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from vcfnet.errors import VcfnetError
+
+
+def xml_list_form(files: list[Path], xmls: list[Path]) -> tuple[list[Path], list[Path]]:
+    """``--boxes-xml a.xml b.xml``: an option takes one value, so ``b.xml`` arrives among FILES.
+
+    With ``--boxes-xml`` given, FILES ending in ``.xml`` are annotations, not radiographs: they join the
+    XML list in the order given (``--boxes-xml`` values first, as they come first on the line).
+    """
+    stray = [f for f in files if f.suffix.lower() == ".xml"]
+    if not xmls:
+        if stray:
+            raise VcfnetError(f"{stray[0]}: LabelImg XML is not a radiograph; give it after --boxes-xml")
+        return files, xmls
+    return [f for f in files if f.suffix.lower() != ".xml"], xmls + stray
+
+
+def predict_study_to(predictor, study: Path, split: str | None, out: Path, gradcam: Path | None):
+    """Write the predictions table of ``study`` to ``out`` (.csv) and Grad-CAM overlays to ``gradcam``;
+    returns the table and the number of overlays written."""
+    from vcfnet.fileio import atomic_open
+
+    if out.suffix.lower() != ".csv":
+        raise VcfnetError(f"--out {out}: the predictions table is written as .csv")
+    table = predictor.predict_study(study, split=split)
+    images = _study_overlays(predictor, study, table) if gradcam is not None else {}
+    with atomic_open(out, "w", newline="", encoding="utf-8") as fh:
+        table.to_csv(fh, index=False)
+    write_pngs(gradcam, images)
+    return table, len(images)
+
+
+def _study_overlays(predictor, study: Path, table) -> dict[str, Any]:
+    """Grad-CAM over each cached crop (the study's radiographs are not re-read), named by ROI id."""
+    import numpy as np
+
+    from vcfnet.gradcam import overlay_heatmap
+    from vcfnet.study.cache import read_cache
+
+    crops = np.asarray(read_cache(study).get(table["roi_id"]))
+    targets = [predictor.classes.index(p) for p in table["predicted"]]
+    images = {}
+    for start in range(0, len(crops), predictor.batch_size):
+        part = crops[start:start + predictor.batch_size]
+        heat = predictor.explain(part, targets[start:start + len(part)])
+        for k, (crop, h) in enumerate(zip(part, heat)):
+            s = crop.shape[-1]
+            roi = _safe_name(str(table["roi_id"].iloc[start + k]))
+            images[f"{roi}.png"] = overlay_heatmap(crop[0] / 255.0, (0, 0, s, s), h)
+    return images
+
+
+def boxes_for(files: list[Path], xmls: list[Path], boxes: list[str]) -> list[tuple[list, list[dict]]]:
+    """Per file: the boxes to predict (None = the whole image) and their annotation info."""
+    if xmls and boxes:
+        raise VcfnetError("give boxes either as --boxes-xml or as --box, not both")
+    if boxes:
+        if len(files) != 1:
+            raise VcfnetError(f"--box applies to one FILE; {len(files)} were given (use --boxes-xml per file)")
+        parsed = [_parse_box(b) for b in boxes]
+        return [(parsed, [{} for _ in parsed])]
+    if xmls:
+        if len(xmls) != len(files):
+            raise VcfnetError(f"{len(files)} FILES but {len(xmls)} --boxes-xml; give one XML per file, in order")
+        return [_voc_boxes(x) for x in xmls]
+    return [(None, [{}]) for _ in files]
+
+
+def _parse_box(text: str) -> tuple[float, ...]:
+    parts = text.replace(" ", "").split(",")
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 4:
+        raise VcfnetError(f"--box '{text}': expected four numbers x0,y0,x1,y1")
+    return values
+
+
+def _voc_boxes(xml: Path) -> tuple[list, list[dict]]:
+    from vcfnet.io import read_voc
+
+    ann = read_voc(xml)
+    if not ann.boxes:
+        raise VcfnetError(f"{xml}: has no boxes")
+    info = [{"reference": b.label, "level": b.level or "", "size": (ann.width, ann.height), "xml": str(xml)}
+            for b in ann.boxes]
+    return [(b.x0, b.y0, b.x1, b.y1) for b in ann.boxes], info
+
+
+def predict_files_to(predictor, files: list[Path], plan, out: Path | None,
+                     gradcam: Path | None) -> tuple[list[dict[str, Any]], int]:
+    """Predict the boxes of each file (``plan`` from :func:`boxes_for`); write the rows to ``out`` (.json
+    or .csv) and overlays to ``gradcam``; returns the rows and the number of overlays written."""
+    from vcfnet.io import read_radiograph
+
+    rows, images = [], {}
+    for i, (path, (boxes, info)) in enumerate(zip(files, plan), start=1):
+        radiograph = read_radiograph(path)
+        _check_voc_size(radiograph.pixels.shape, info, path)
+        results = predictor.predict(radiograph, boxes, gradcam=gradcam is not None)
+        for j, (res, extra) in enumerate(zip(results, info), start=1):
+            name = f"image{i:03d}-box{j:02d}.png"
+            if gradcam is not None:
+                images[name] = res.overlay()
+            rows.append(_row(i, path, j, res, extra, name if gradcam is not None else ""))
+    if out is not None:
+        write_rows(rows, out)
+    write_pngs(gradcam, images)
+    return rows, len(images)
+
+
+def _check_voc_size(shape: tuple[int, int], info: list[dict], path: Path) -> None:
+    size = info[0].get("size") if info else None
+    if size and all(size) and (int(size[0]), int(size[1])) != (shape[1], shape[0]):
+        raise VcfnetError(f"{info[0]['xml']}: describes a {size[0]}x{size[1]} image but {path} is "
+                          f"{shape[1]}x{shape[0]}; is it the annotation of another file?")
+
+
+def _row(i: int, path: Path, j: int, res, extra: dict, heatmap: str) -> dict[str, Any]:
+    x0, y0, x1, y1 = res.box
+    row = {"image": i, "file": str(path), "box": j, "x0": x0, "y0": y0, "x1": x1, "y1": y1,
+           "level": extra.get("level", ""), "reference": extra.get("reference", "")}
+    row.update({f"p_{c}": p for c, p in res.probabilities.items()})
+    row.update({"predicted": res.predicted, "heatmap": heatmap})
+    return row
+
+
+def write_rows(rows: list[dict], out: Path) -> None:
+    import pandas as pd
+
+    from vcfnet.fileio import atomic_open, write_json
+
+    suffix = out.suffix.lower()
+    if suffix == ".json":
+        write_json(out, rows)
+    elif suffix == ".csv":
+        with atomic_open(out, "w", newline="", encoding="utf-8") as fh:
+            pd.DataFrame(rows).to_csv(fh, index=False)
+    else:
+        raise VcfnetError(f"--out {out}: expected a .json or .csv file name")
+
+
+def write_pngs(folder: Path | None, images: dict[str, Any]) -> None:
+    if folder is None:
+        return
+    from PIL import Image
+
+    from vcfnet.fileio import atomic_path
+
+    for name, rgb in images.items():
+        with atomic_path(folder / name) as tmp:
+            Image.fromarray(rgb).save(tmp, format="PNG")
+
+
+def _safe_name(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text)[:120]
