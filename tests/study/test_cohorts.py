@@ -16,16 +16,34 @@ def _table() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["cohort", "site", "split", "collaboration"])
 
 
-def test_table1_lists_table2s_cohorts_under_the_same_keys():
+def test_table1_and_table2_list_the_same_cohorts_in_the_same_order_under_the_same_names():
     from vcfnet.report.cohorts import select_cohorts
+    from vcfnet.study.summary import format_summary, study_summary
 
-    table = _table()
-    table2 = [c.key for c in select_cohorts(table)]
-    table1 = [key for key, _ in cohort_groups(table)]
-    assert table2 == ["test", "external-site-2", "external-s3", "external", "prospective", "collaboration"]
-    assert table1 == ["development", "train", "val"] + table2
-    assert cohort_label("external-site-2", "Site 2") == "External: Site 2"
-    assert cohort_label("test") == "Development: internal test"
+    table = _table().assign(patient_id=[f"p{i}" for i in range(6)], label="acute", age=70, sex="F",
+                            exam_date="")
+    table2 = select_cohorts(table)
+    assert [c.key for c in table2] == ["test", "external-site-2", "external-s3", "external", "prospective",
+                                       "collaboration"]
+    table1_names = [cells[0] for cells in format_summary(study_summary(table))]
+    assert table1_names[:3] == ["Development (all)", "Development: training", "Development: validation"]
+    assert table1_names[3:] == [c.table1_name for c in evaluation_parts(table)]
+    assert [c.name for c in table2] == [p.name for p in evaluation_parts(table)] == [
+        "Internal test", "External: Site 2", "External: s3", "External (pooled)", "Prospective",
+        "Collaboration set"]
+    # one name, except that Table 1 nests the internal test set under the development cohort
+    assert table1_names[3:] == ["Development: internal test"] + [c.name for c in table2[1:]]
+    for c, (_, rows) in zip(table2, cohort_groups(table)[3:]):
+        assert c.table.equals(rows.reset_index(drop=True))
+
+
+def test_table1_keeps_its_keys():
+    table1 = [key for key, _ in cohort_groups(_table())]
+    assert table1 == ["development", "development:train", "development:val", "development:test",
+                      "external:Site 2", "external:s3", "external:all", "prospective", "collaboration"]
+    assert cohort_label("external:Site 2") == "External: Site 2"
+    assert cohort_label("development:test") == cohort_label("test") == "Development: internal test"
+    assert cohort_label("external-site-2", "Site 2") == "External: Site 2"     # Table 2's keys read too
 
 
 def test_a_study_without_splits_is_cut_by_cohort():

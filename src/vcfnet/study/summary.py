@@ -9,14 +9,15 @@ import numpy as np
 import pandas as pd
 
 from vcfnet.labels import CLASSES
-from vcfnet.study.cohorts import NAMES, development_parts, evaluation_parts, site_name
+from vcfnet.study.cohorts import TABLE1_KEYS, development_parts, evaluation_parts, name_of, site_name
 
 
 def cohort_groups(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
-    """(key, rows) for each part of the study, in the order a paper lists them: the development cohort
-    and its training / validation rows, then the evaluation cohorts of :mod:`vcfnet.study.cohorts`
-    (Table 2's cohorts, under the same keys); empty parts are left out."""
-    return [(p.key, p.rows) for p in development_parts(table) + evaluation_parts(table) if len(p.rows)]
+    """(Table 1 key, rows) for each part of the study, in the order a paper lists them: the development
+    cohort and its training / validation rows, then the evaluation cohorts of :mod:`vcfnet.study.cohorts`
+    (Table 2's cohorts, under Table 1's keys ``development:test``, ``external:<site>``, ``external:all``,
+    ...); empty parts are left out."""
+    return [(p.table1_key, p.rows) for p in development_parts(table) + evaluation_parts(table) if len(p.rows)]
 
 
 def study_summary(table: pd.DataFrame) -> pd.DataFrame:
@@ -42,13 +43,14 @@ def study_summary(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def cohort_label(key: str, sites: str = "") -> str:
-    """What a reader sees for a cohort key of :func:`cohort_groups` (the CSV keeps the keys); the
-    internal test set sits under the development cohort in Table 1."""
-    if key == "test":
-        return "Development: internal test"
-    if key in NAMES:
-        return NAMES[key]
-    return site_name(sites) if key.startswith("external-") and sites else key
+    """What a reader sees for a cohort key of :func:`cohort_groups` (the CSV keeps the keys): the
+    cohort's one name (:attr:`vcfnet.study.cohorts.Part.table1_name`). Table 2's keys (``test``,
+    ``external-<slug>`` with the row's ``sites``) are read too."""
+    if key in TABLE1_KEYS:
+        return name_of(TABLE1_KEYS[key])
+    if key.startswith("external-") and sites:
+        return site_name(sites)
+    return name_of(key)
 
 
 def format_summary(summary: pd.DataFrame) -> list[list[str]]:
