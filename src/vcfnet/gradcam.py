@@ -100,7 +100,7 @@ def overlay_heatmap(pixels: np.ndarray, window: tuple[int, int, int, int], heatm
     x0, y0, x1, y1 = (int(v) for v in window)
     grey = np.clip(np.rint(np.asarray(pixels, dtype=np.float32) * 255.0), 0, 255).astype(np.uint8)
     heat = np.asarray(Image.fromarray(np.asarray(heatmap, dtype=np.float32))
-                      .resize((x1 - x0, y1 - y0), Image.BILINEAR))
+                      .resize((x1 - x0, y1 - y0), Image.Resampling.BILINEAR))
     region = np.repeat(grey[y0:y1, x0:x1, None], 3, axis=2).astype(np.float32)
     blended = (1.0 - alpha) * region + alpha * colorize(heat, colormap).astype(np.float32)
     blended = np.clip(np.rint(blended), 0, 255).astype(np.uint8)

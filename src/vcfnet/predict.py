@@ -38,6 +38,7 @@ from vcfnet.preprocess import box_with_margin, crop_roi
 if TYPE_CHECKING:
     import pandas as pd
 
+    from vcfnet.gradcam import GradCamExplainer
     from vcfnet.model.card import ModelCard
 
 log = logging.getLogger(__name__)
@@ -135,7 +136,7 @@ class Predictor:
         self.device = device
         self.batch_size = int(batch_size)
         self.amp_dtype = amp_dtype
-        self._explainer = None
+        self._explainer: GradCamExplainer | None = None
         self._explainer_lock = threading.Lock()
 
     # ---- crops -> probabilities ---------------------------------------------------------------

@@ -62,7 +62,7 @@ def _study_overlays(predictor, study: Path, table) -> dict[str, Any]:
     return images
 
 
-def boxes_for(files: list[Path], xmls: list[Path], boxes: list[str]) -> list[tuple[list, list[dict]]]:
+def boxes_for(files: list[Path], xmls: list[Path], boxes: list[str]) -> list[tuple[list | None, list[dict]]]:
     """Per file: the boxes to predict (None = the whole image) and their annotation info."""
     if xmls and boxes:
         raise VcfnetError("give boxes either as --boxes-xml or as --box, not both")

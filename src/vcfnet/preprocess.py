@@ -51,5 +51,5 @@ def crop_roi(pixels: np.ndarray, box: tuple[float, float, float, float] | None =
         box = (0, 0, pixels.shape[1], pixels.shape[0])
     x0, y0, x1, y1 = box_with_margin(box, pixels.shape, margin)
     crop = np.ascontiguousarray(pixels[y0:y1, x0:x1], dtype=np.float32)
-    resized = np.asarray(Image.fromarray(crop).resize((size, size), Image.BILINEAR))
+    resized = np.asarray(Image.fromarray(crop).resize((size, size), Image.Resampling.BILINEAR))
     return np.clip(np.rint(resized * 255.0), 0, 255).astype(np.uint8)

@@ -142,7 +142,7 @@ def run_inference(model: torch.nn.Module, crops: np.ndarray, *, device: str, amp
     amp_dtype = resolve_amp(amp, dev)
     model.eval()
     if compile:
-        model = torch.compile(model, backend=backend)
+        model = torch.compile(model, backend=backend)  # type: ignore[assignment]  # an OptimizedModule; typed as a callable
     start = time.perf_counter()
     predict_proba(model, crops[:batch_size], batch_size=batch_size, device=dev, amp_dtype=amp_dtype)
     warmup = time.perf_counter() - start

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -35,7 +35,7 @@ def ingest_command(
 
     from vcfnet.study.ingest import IngestOptions, ingest, ingest_manifest, load_synonyms
 
-    base = dict(kind=kind, size=size, margin=margin, workers=workers, skip_bad=skip_bad,
+    base: dict[str, Any] = dict(kind=kind, size=size, margin=margin, workers=workers, skip_bad=skip_bad,
                 synonyms=load_synonyms(synonyms), prospective_after=_check_date(prospective_after))
     console = Console(stderr=True)
     if manifest:

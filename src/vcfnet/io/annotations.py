@@ -113,7 +113,7 @@ def read_voc(xml_path: str | Path, *, synonyms: dict[str, str] | None = None) ->
 
 def _voc_size(xml_path: Path, root: ET.Element) -> tuple[int | None, int | None]:
     """<size> width/height; None when absent or 0 (LabelImg writes 0 when it could not tell)."""
-    out = []
+    out: list[int | None] = []
     for name in ("width", "height"):
         text = (root.findtext(f"size/{name}") or "").strip()
         if not text:
@@ -345,11 +345,11 @@ def write_voc(path: str | Path, image_name: str, width: int, height: int, boxes:
     for box in boxes:
         obj = _sub(root, "object")
         name = box.label.capitalize() + (f"-{box.level}" if box.level else "")
-        for key, value in (("name", name), ("pose", "Unspecified"), ("truncated", "0"), ("difficult", "0")):
-            _sub(obj, key, value)
+        for key, text in (("name", name), ("pose", "Unspecified"), ("truncated", "0"), ("difficult", "0")):
+            _sub(obj, key, text)
         bndbox = _sub(obj, "bndbox")
-        for key, value in zip(_COORDS, (box.x0, box.y0, box.x1, box.y1)):
-            _sub(bndbox, key, _number(value))
+        for key, coord in zip(_COORDS, (box.x0, box.y0, box.x1, box.y1)):
+            _sub(bndbox, key, _number(coord))
     ET.indent(root, space="\t")
     with atomic_open(path, "w", encoding="utf-8") as fh:
         fh.write(ET.tostring(root, encoding="unicode"))

@@ -24,7 +24,7 @@ import secrets
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from vcfnet.errors import InputError
 
@@ -34,6 +34,13 @@ KEY_BYTES = 32
 _PATIENT_ID_TAG = 0x00100020
 _AGE_RE = re.compile(r"^(\d{1,3})([DWMY])$")
 _AGE_UNIT_YEARS = {"D": 1 / 365.25, "W": 7 / 365.25, "M": 1 / 12, "Y": 1.0}
+
+
+class PatientKeys(Protocol):
+    """What reading an image needs of a pseudonymizer: a patient key for a raw PatientID
+    (``Pseudonymizer``, or the study's per-site wrapper around one)."""
+
+    def patient(self, raw_id: str) -> str: ...
 
 
 class Pseudonymizer:
@@ -181,7 +188,7 @@ def _create_key(path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def safe_dicom_meta(ds: Any, pseudonymizer: Pseudonymizer | None) -> dict:
+def safe_dicom_meta(ds: Any, pseudonymizer: PatientKeys | None) -> dict:
     """The de-identified metadata of a pydicom ``Dataset`` (see ``Radiograph.meta`` for the keys).
 
     ``patient_key`` is ``None`` without a pseudonymizer or when the file has no PatientID (an empty

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from vcfnet.errors import InputError
-from vcfnet.io.deid import Pseudonymizer, safe_dicom_meta
+from vcfnet.io.deid import PatientKeys, safe_dicom_meta
 from vcfnet.io.image import UnidentifiedImage, read_image_file
 from vcfnet.io.radiograph_data import Radiograph
 from vcfnet.io.radiograph_data import one_line as _one_line
@@ -48,7 +48,7 @@ _PROBE = 256 << 10          # inflated bytes parsed to learn the image size the 
 _DEFLATED = "1.2.840.10008.1.2.1.99"
 
 
-def read_radiograph(path: str | Path, *, pseudonymizer: Pseudonymizer | None = None) -> Radiograph:
+def read_radiograph(path: str | Path, *, pseudonymizer: PatientKeys | None = None) -> Radiograph:
     """Read a DICOM (detected by content, not extension) or an image file Pillow can open.
 
     Raises ``InputError`` naming ``path`` for anything unreadable: missing file, broken compressed
@@ -83,7 +83,7 @@ def _looks_like_preambleless_dicom(path: Path) -> bool:
     return len(head) == 8 and head[1] == 0 and head[0] in (0x02, 0x08) and head[3] == 0
 
 
-def _read_dicom(path: Path, pseudonymizer: Pseudonymizer | None, *, force: bool) -> Radiograph:
+def _read_dicom(path: Path, pseudonymizer: PatientKeys | None, *, force: bool) -> Radiograph:
     try:
         ds = _dcmread(path, force)
     except InputError:

@@ -48,7 +48,7 @@ def tensors_sha256(tensors: Mapping[str, torch.Tensor]) -> str:
         h.update(f"{len(name)}:{name}|{str(t.dtype).removeprefix('torch.')}|{list(t.shape)}|{t.nbytes}|"
                  .encode())
         if t.numel():
-            h.update(t.reshape(-1).view(torch.uint8).numpy())
+            h.update(t.reshape(-1).view(torch.uint8).numpy())  # type: ignore[arg-type]  # ndarray is a buffer; numpy types __buffer__ only for 3.12+
     return h.hexdigest()
 
 
@@ -135,4 +135,5 @@ def load_checkpoint(path_or_dir: str | Path, *, device: str | torch.device = "cp
         raise VcfnetError(f"{weights}: weights do not fit a {card.architecture} ({str(exc)[:300]})") from None
     model.input_size = card.input_size
     # channels_last: oneDNN's fast convolution layout (1.3x single-image, 1.7x batch float32 inference here)
-    return model.to(device, memory_format=torch.channels_last).eval(), card
+    # torch types memory_format= only alone, but Module.to takes it beside a device
+    return model.to(device, memory_format=torch.channels_last).eval(), card  # type: ignore[call-overload]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import urllib.error
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -39,6 +40,9 @@ NORMALISATION = ("grey [0,1] broadcast to 3 channels inside the model, then Imag
 
 class VCFNet(nn.Module):
     """Backbone + head. ``forward(x)``: (N, 1, S, S) float in [0, 1] (or uint8) -> (N, C) logits."""
+
+    mean: torch.Tensor      # buffers, registered in __init__
+    std: torch.Tensor
 
     def __init__(self, backbone: nn.Module, arch: str, num_classes: int):
         super().__init__()
@@ -66,7 +70,8 @@ def _stem_weight(model: VCFNet) -> torch.Tensor:
     return next(p for p in model.backbone.parameters() if p.ndim == 4)
 
 
-def _replace_head(backbone: nn.Module, arch: str, num_classes: int) -> None:
+def _replace_head(module: nn.Module, arch: str, num_classes: int) -> None:
+    backbone: Any = module      # a torchvision model: its head attributes are typed as plain Module attributes
     if arch.startswith("resnet"):
         backbone.fc = nn.Linear(backbone.fc.in_features, num_classes)
     elif arch.startswith("densenet"):
@@ -166,16 +171,16 @@ def load_backbone_state(model: VCFNet, state: dict[str, torch.Tensor], *, source
         log.info("%s: head %s has another number of classes; it starts fresh", source, skipped)
 
 
-def unwrap(model: nn.Module) -> nn.Module:
+def unwrap(model: nn.Module) -> VCFNet:
     """The VCFNet inside a DistributedDataParallel and/or ``torch.compile`` wrapper."""
-    model = getattr(model, "module", model)
-    return getattr(model, "_orig_mod", model)
+    inner: Any = getattr(model, "module", model)
+    return getattr(inner, "_orig_mod", inner)
 
 
 def target_layer(model: nn.Module) -> nn.Module:
     """The last convolutional block, where Grad-CAM looks (``layer4`` of a ResNet)."""
     model = unwrap(model)
-    backbone = model.backbone
+    backbone: Any = model.backbone      # a torchvision model (layer4 / features)
     if model.arch.startswith("resnet"):
         return backbone.layer4[-1]
     if model.arch.startswith("densenet"):

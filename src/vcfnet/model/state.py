@@ -25,7 +25,8 @@ META = "state.json"
 
 
 def _flatten_optimizer(sd: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    tensors, scalars = {}, {}
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, Any] = {}
     for pid, entries in sd["state"].items():
         for key, value in entries.items():
             if isinstance(value, torch.Tensor):

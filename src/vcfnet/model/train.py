@@ -123,7 +123,8 @@ def setup_model(config: TrainConfig, device: torch.device, info: ddp.DistInfo):
     torch.manual_seed(config.seed)
     raw = build_model(config.arch, weights=config.weights)
     raw.input_size = config.input_size
-    raw = raw.to(device, memory_format=torch.channels_last if config.channels_last else torch.preserve_format)
+    raw = raw.to(device,  # type: ignore[call-overload]  # torch types memory_format= only alone; .to takes both
+                 memory_format=torch.channels_last if config.channels_last else torch.preserve_format)
     model = raw
     if info.active:
         from torch.nn.parallel import DistributedDataParallel
@@ -358,7 +359,7 @@ class _ProgressBar:
 
     def __init__(self, enabled: bool, epochs: int, start: int):
         self.enabled, self.epochs, self.start = enabled, epochs, start
-        self._bar = None
+        self._bar: Any = None       # a rich Progress once entered (imported only then)
 
     def __enter__(self) -> _ProgressBar:
         if self.enabled:

@@ -150,7 +150,7 @@ def roc_curves(y: np.ndarray, proba: np.ndarray, counts: dict[str, int]) -> dict
     """One-vs-rest ROC curve per class (empty lists where a class or its complement is absent)."""
     from vcfnet.stats import roc_curve
 
-    curves = {}
+    curves: dict[str, Any] = {}
     for k, cls in enumerate(CLASSES):
         if counts[cls] == 0 or counts[cls] == len(y):
             curves[cls] = {"fpr": [], "tpr": []}

@@ -37,7 +37,7 @@ def _plt():
     import matplotlib
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
-    plt.rcParams.update(_RC)
+    plt.rcParams.update(_RC)  # type: ignore[arg-type]  # matplotlib types rc keys as a Literal of every name
     return plt
 
 

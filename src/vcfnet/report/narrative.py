@@ -42,7 +42,7 @@ def fmt_diff_parts(d: dict | None, digits: int = 3) -> tuple[str, str]:
 
 def fmt_p(d: dict | None) -> str:
     p = (d or {}).get("p_value")
-    if _missing(p):
+    if p is None or _missing(p):
         return "–"
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 

@@ -6,6 +6,8 @@ directory with a byte limit), so their schemas are declared for OpenAPI by hand 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, Response
@@ -147,7 +149,8 @@ async def display(request: Request):
     return await _receive(request, run)
 
 
-@router.post("/annotations", response_model=AnnotationResponse, summary="Boxes from a LabelImg XML file",
+# the route name (its operationId) shadows __future__.annotations, harmlessly
+@router.post("/annotations", response_model=AnnotationResponse, summary="Boxes from a LabelImg XML file",  # type: ignore[no-redef]
              openapi_extra=_multipart({"annotation": _XML}, ["annotation"]))
 async def annotations(request: Request):
     return await _receive(request, lambda form: work.annotation_boxes(
@@ -184,7 +187,7 @@ def _render_report(body: bytes, format: str, limits: dict, templates) -> Respons
     try:
         data = ReportRequest.model_validate_json(body, context=limits)
     except ValidationError as exc:
-        first = exc.errors()[0] if exc.errors() else {}
+        first: Mapping[str, Any] = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
         raise APIError(422, f"not a predict response: {where}: {first.get('msg', 'invalid')}") from None
     if format == "csv":

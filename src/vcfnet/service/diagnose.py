@@ -57,7 +57,7 @@ def png_base64(array: np.ndarray, max_side: int | None = None) -> str:
     im = Image.fromarray(np.ascontiguousarray(array))
     if max_side and max(im.size) > max_side:
         scale = max_side / max(im.size)
-        im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.BILINEAR)
+        im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.Resampling.BILINEAR)
     buf = io.BytesIO()
     im.save(buf, format="PNG", compress_level=3)
     return base64.b64encode(buf.getvalue()).decode("ascii")

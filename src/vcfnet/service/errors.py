@@ -7,6 +7,7 @@ Anything else is a bug: it is logged with its traceback under the request id and
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -52,7 +53,7 @@ def error_response(status: int, message: str, *, code: str | None = None,
 
 
 #: OpenAPI description of the error responses each endpoint may give.
-ERROR_RESPONSES = {
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"description": text, "content": {"application/json": {"example": error_body(_CODES[status], text)}}}
     for status, text in [
         (400, "Unreadable upload (e.g. a broken DICOM) or malformed form"),

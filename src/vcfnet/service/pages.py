@@ -16,7 +16,7 @@ router = APIRouter(include_in_schema=False)
 MAX_LOGIN_BODY = 4096
 
 
-async def _page(request: Request, name: str, signed_in: bool = False, **context) -> HTMLResponse:
+async def _page(request: Request, name: str, signed_in: bool = False, **context) -> HTMLResponse | RedirectResponse:
     """``name`` rendered; the login page first when login is on and the caller is not ``signed_in``."""
     state = request.app.state.vcf
     session = await current_session(request)
@@ -59,7 +59,8 @@ _NOT_SHOWN = {"intended_use", "classes"}
 def card_sections(card: dict) -> tuple[list[tuple[str, object]], dict]:
     """Structured sections (data and metrics first, in reading order) and a table of the plain fields."""
     keys = [k for k in _TITLES if k in card] + [k for k in card if k not in _TITLES]
-    sections, details = [], {}
+    sections: list[tuple[str, object]] = []
+    details: dict = {}
     for key in keys:
         if key in _NOT_SHOWN:
             continue

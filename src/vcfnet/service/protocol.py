@@ -23,7 +23,7 @@ class HeaderTimeoutProtocol(H11Protocol):
     header_timeout_s: float = 10.0
     _header_timer: asyncio.TimerHandle | None = None
 
-    def connection_made(self, transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport) -> None:
         super().connection_made(transport)
         self._arm()
 

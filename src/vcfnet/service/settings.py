@@ -60,6 +60,7 @@ class Settings(BaseModel):
     def _from_text(cls, value: Any, info: ValidationInfo) -> Any:
         """What files and the environment give: "" is unset, "~" expands, "a,b" is a list; a boolean is
         not a number."""
+        assert info.field_name is not None  # a field validator: pydantic names the field
         annotation = cls.model_fields[info.field_name].annotation
         optional = type(None) in typing.get_args(annotation)
         kinds = [a for a in typing.get_args(annotation) if a is not type(None)] or [annotation]

@@ -15,11 +15,15 @@ import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
 from fastapi import Request
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from vcfnet.service.errors import APIError
+
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks
 
 log = logging.getLogger("vcfnet.service")
 
@@ -76,11 +80,11 @@ class _Collector:
         self.name: str | None = None
         self.is_file = False
         self.buffer = bytearray()
-        self.sink = None
+        self.sink: BinaryIO | None = None
         self.size = 0
         self.parts = 0
 
-    def callbacks(self) -> dict:
+    def callbacks(self) -> MultipartCallbacks:
         return {"on_part_begin": self.part_begin, "on_header_field": self.header_field,
                 "on_header_value": self.header_val, "on_header_end": self.header_end,
                 "on_headers_finished": self.headers_done, "on_part_data": self.data,
@@ -117,6 +121,7 @@ class _Collector:
         chunk = data[start:end]
         self.size += len(chunk)
         if self.is_file:
+            assert self.sink is not None  # headers_done opened it: python-multipart ends the headers first
             self.sink.write(chunk)
         else:
             if self.size > MAX_FIELD_BYTES:
@@ -124,7 +129,9 @@ class _Collector:
             self.buffer += chunk
 
     def part_end(self):
+        assert self.name is not None  # set by headers_done, which python-multipart calls before any part end
         if self.is_file:
+            assert self.sink is not None
             path = Path(self.sink.name)
             self.sink.close()
             self.sink = None

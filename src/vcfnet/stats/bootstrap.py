@@ -76,7 +76,8 @@ def bootstrap_aucs(y_true: np.ndarray, y_score: np.ndarray, *, n_boot: int, seed
     n = y_true.size
     chunk = max(1, min(n_boot, _CHUNK_CELLS // max(n, 1)))
     if groups is None:
-        per_class = tuple(np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(2))
+        negatives, positives = (np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(2))
+        per_class = (negatives, positives)
         parts = [weighted_aucs(y_score, y_true, _stratified_weights(per_class, y_true, min(chunk, n_boot - i)))
                  for i in range(0, n_boot, chunk)]
         return np.concatenate(parts), 0, None

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -181,7 +182,7 @@ def roc_auc_ci(y_true, y_score, *, method: str = "delong", alpha: float = 0.05, 
     y, (s,) = _checked(y_true, y_score)
     n_pos, n_neg = int(y.sum()), int(y.size - y.sum())
     nan = float("nan")
-    base = dict(method=method, n_pos=n_pos, n_neg=n_neg, alpha=alpha)
+    base: dict[str, Any] = dict(method=method, n_pos=n_pos, n_neg=n_neg, alpha=alpha)
     if not _class_counts_ok(y, "the AUC"):
         return AUCResult(nan, nan, nan, nan, **base)
     if np.all(s == s[0]):
@@ -218,7 +219,7 @@ def _bootstrap_ci(y: np.ndarray, s: np.ndarray, groups, n_boot: int, seed: int, 
             raise ValueError("groups contains None; every case needs a group (patient) id")
     auc = float(_placements(y, s[None, :])[0][0])
     aucs, n_redrawn, n_groups = bootstrap_aucs(y, s, n_boot=int(n_boot), seed=seed, groups=groups)
-    extra = dict(n_boot=int(n_boot), n_groups=n_groups, n_redrawn=n_redrawn)
+    extra: dict[str, Any] = dict(n_boot=int(n_boot), n_groups=n_groups, n_redrawn=n_redrawn)
     if aucs.size < n_boot:
         warn_undefined(f"cluster bootstrap: only {aucs.size} of {n_boot} replicates held both classes "
                        f"({n_groups} groups); se and CI are NaN")

@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ import pandas as pd
 
 from vcfnet.errors import InputError, VcfnetError
 from vcfnet.fileio import atomic_open, file_sha256, write_json
+from vcfnet.io import Box
 from vcfnet.io.deid import PathPseudonyms, load_or_create_key, redacting_logs
 from vcfnet.progress import progress_iter
 from vcfnet.study.cache import CropCache, read_cache, roi_hash, write_cache
@@ -154,7 +156,7 @@ def _reusable(study: pd.DataFrame, cache: CropCache, ctx: SourceContext) -> dict
     out = {}
     for item in ctx.items:
         positions = by_image.get(ctx.image(item.rel), [])
-        boxes = item.boxes or [None]
+        boxes: Sequence[Box | None] = item.boxes or [None]     # None: the whole image
         if not positions or item.yolo is not None or len(positions) != len(boxes):
             continue
         expected = [roi_hash(hashes[item.rel], _box_key(b, widths[p], heights[p]), opts.size, opts.margin)

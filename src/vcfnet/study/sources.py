@@ -112,7 +112,8 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def _voc_items(root: Path, synonyms, skip_bad) -> Discovery:
-    items, skipped = [], []
+    items: list[ImageItem] = []
+    skipped: list[tuple[str, str]] = []
     for xml in sorted(root.rglob("*.xml")):
         try:
             ann = read_voc(xml, synonyms=synonyms)
@@ -142,7 +143,8 @@ def _find_image(xml: Path, filename: str | None) -> Path:
 
 
 def _yolo_items(root: Path, synonyms, skip_bad) -> Discovery:
-    items, skipped = [], []
+    items: list[ImageItem] = []
+    skipped: list[tuple[str, str]] = []
     nearest: dict[Path, Path | None] = {}    # folder -> its classes.txt (memo: one look per folder)
     for txt in sorted(root.rglob("*.txt")):
         if txt.name == "classes.txt":
@@ -190,7 +192,8 @@ def skipped_summary(skipped: list[tuple[str, str]], limit: int = 3) -> str:
 
 
 def _crop_items(root: Path, synonyms, skip_bad) -> Discovery:
-    items, skipped = [], []
+    items: list[ImageItem] = []
+    skipped: list[tuple[str, str]] = []
     for folder in _dirs_upto(root, 2):
         label = _class_of_folder(folder.name, synonyms)
         if label is None:

@@ -5,6 +5,8 @@ cohorts together, prospective, the collaboration set: :mod:`vcfnet.study.cohorts
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -27,8 +29,8 @@ def study_summary(table: pd.DataFrame) -> pd.DataFrame:
         patients = g.drop_duplicates("patient_id")
         age = pd.to_numeric(patients["age"], errors="coerce")
         known_sex = patients[patients["sex"].isin(["F", "M"])]
-        row = {"cohort": name, "sites": ", ".join(sorted(g["site"].unique())),
-               "patients": int(len(patients)), "vertebrae": int(len(g))}
+        row: dict[str, Any] = {"cohort": name, "sites": ", ".join(sorted(g["site"].unique())),
+                               "patients": int(len(patients)), "vertebrae": int(len(g))}
         for c in CLASSES:
             row[c] = int((g["label"] == c).sum())
         row["age_mean"] = float(age.mean()) if age.notna().any() else np.nan

@@ -139,7 +139,7 @@ def _write_metadata(out: Path, specs: list[ImageSpec]) -> None:
 def _manifest(specs: list[ImageSpec], *, seed: int, scale: float, fmt: str, resolution: float) -> dict:
     from vcfnet import __version__
 
-    by_source = {spec.path: Counter() for spec in SOURCES}
+    by_source: dict[str, Counter] = {spec.path: Counter() for spec in SOURCES}
     by_cohort: dict[str, Counter] = {}
     images = Counter(s.source for s in specs)
     for s in specs:

@@ -13,7 +13,7 @@ from vcfnet.synth.sites import SiteProfile
 
 def blur(img: np.ndarray, sigma: float | tuple[float, float]) -> np.ndarray:
     """Separable Gaussian blur with reflected borders; ``sigma`` in pixels, (rows, cols) or one value."""
-    sy, sx = (sigma, sigma) if np.isscalar(sigma) else sigma
+    sy, sx = (sigma, sigma) if isinstance(sigma, (int, float, np.number)) else sigma
     out = img.astype(np.float32, copy=False)
     for axis, s in ((0, sy), (1, sx)):
         if s > 0.2:

@@ -10,6 +10,7 @@ classes are hard to separate, as in the real study.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -47,8 +48,9 @@ def sample_signs(rng: np.random.Generator, label: str) -> Signs:
         profile = str(rng.choice([c for c in CLASSES if c != label]))
     signs = _PROFILES[profile](rng)
     # plain Python floats: NumPy scalars would promote the float32 rendering arrays to float64
-    return Signs(**{k: tuple(map(float, v)) if isinstance(v, tuple) else float(v)
-                    for k, v in vars(signs).items()})
+    plain: dict[str, Any] = {k: tuple(map(float, v)) if isinstance(v, tuple) else float(v)
+                             for k, v in vars(signs).items()}
+    return Signs(**plain)
 
 
 def _maybe(rng: np.random.Generator, p: float, value: float) -> float:

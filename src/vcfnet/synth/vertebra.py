@@ -10,6 +10,7 @@ osteoporotic bone), so it turns with the vertebra.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 
@@ -53,6 +54,10 @@ class Vertebra:
         return float(np.arctan2(diff, self.depth))
 
 
+@overload
+def _profile(signs: Signs, a: float) -> float: ...
+@overload
+def _profile(signs: Signs, a: np.ndarray) -> np.ndarray: ...
 def _profile(signs: Signs, a: np.ndarray | float) -> np.ndarray | float:
     """Height loss along the depth (0 anterior .. 1 posterior), greatest value 1."""
     ww, wb, wc = signs.shape
@@ -216,7 +221,7 @@ def _double_contour(vb: Vertebra, a: np.ndarray, top: np.ndarray, bot: np.ndarra
 
 
 def _osteophytes(vb: Vertebra, u: np.ndarray, v: np.ndarray, top: np.ndarray, bot: np.ndarray,
-                 s: float) -> np.ndarray:
+                 s: float) -> np.ndarray | float:
     """Beak osteophytes growing from the anterior corners towards the disc."""
     size = max(vb.osteophyte, vb.signs.osteophyte if vb.signs else 0.0)
     if size < 0.05:

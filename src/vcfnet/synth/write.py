@@ -56,7 +56,7 @@ def write_dicom(path: Path, image: np.ndarray, spec: ImageSpec, site: SiteProfil
     sop_class = DX_STORAGE if site.modality == "DX" else CR_STORAGE
     sop_uid = generate_uid(entropy_srcs=[uid_seed, spec.source, spec.name, "image"])
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = sop_class
+    meta.MediaStorageSOPClassUID = sop_class  # type: ignore[assignment]  # pydicom takes a str; typed as UID
     meta.MediaStorageSOPInstanceUID = sop_uid
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)

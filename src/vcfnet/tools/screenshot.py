@@ -18,14 +18,18 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from vcfnet.errors import VcfnetError
+
+if TYPE_CHECKING:
+    from playwright.sync_api import ViewportSize
 
 log = logging.getLogger(__name__)
 
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-LAPTOP = {"width": 1366, "height": 900}
+LAPTOP: ViewportSize = {"width": 1366, "height": 900}
 
 
 def open_report(page, html_path: str | Path) -> list[str]:
@@ -47,7 +51,7 @@ def open_report(page, html_path: str | Path) -> list[str]:
 
 def screenshot_report(html_path: str | Path, out_png: str | Path, *,
                       details: dict[str | Path, str] | None = None, executable: str = CHROMIUM,
-                      viewport: dict[str, int] = LAPTOP) -> list[Path]:
+                      viewport: ViewportSize = LAPTOP) -> list[Path]:
     """Full-page screenshot to ``out_png``; ``details`` maps more PNG paths to CSS selectors of
     elements to shoot on their own. Returns the written paths."""
     from playwright.sync_api import sync_playwright
@@ -68,7 +72,7 @@ def screenshot_report(html_path: str | Path, out_png: str | Path, *,
             for path, selector in shots:
                 with atomic_path(path.with_suffix(".png")) as tmp:
                     target = page.locator(selector).first if selector else page
-                    kwargs = {} if selector else {"full_page": True}
+                    kwargs: dict[str, Any] = {} if selector else {"full_page": True}
                     target.screenshot(path=str(tmp), type="png", **kwargs)
                 written.append(path)
         finally:
@@ -94,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m vcfnet.tools.screenshot REPORT.html OUT.png [DETAIL.png SELECTOR ...] | --docs",
               file=sys.stderr)
         return 2
-    details = dict(zip(args[2::2], args[3::2]))
+    details: dict[str | Path, str] = dict(zip(args[2::2], args[3::2]))
     for path in screenshot_report(args[0], args[1], details=details):
         print(path)
     return 0
