@@ -10,7 +10,9 @@ import contextlib
 import hashlib
 import json
 import os
+import signal
 import tempfile
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -66,3 +68,21 @@ def write_json(path: str | Path, obj: Any) -> None:
 def write_text(path: str | Path, text: str) -> None:
     with atomic_open(path, "w", encoding="utf-8") as fh:
         fh.write(text)
+
+
+#: Test hook: ``VCFNET_TEST_KILL_AT=name[@n]`` SIGKILLs the process the n-th time (default: the first) it
+#: passes ``kill_point(name)``, so that tests can kill the real CLI at exact points of a write.
+KILL_ENV = "VCFNET_TEST_KILL_AT"
+_passed: Counter = Counter()
+
+
+def kill_point(name: str) -> None:
+    """SIGKILL this process here if ``VCFNET_TEST_KILL_AT`` names this point (tests only)."""
+    spec = os.environ.get(KILL_ENV)
+    if not spec:
+        return
+    target, _, nth = spec.partition("@")
+    if target == name:
+        _passed[name] += 1
+        if _passed[name] == int(nth or 1):
+            os.kill(os.getpid(), signal.SIGKILL)

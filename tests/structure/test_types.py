@@ -3,23 +3,10 @@ CI and every developer run the same type check. mypy's cache (.mypy_cache) makes
 take seconds."""
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _mypy() -> list[str]:
-    beside = Path(sys.executable).with_name("mypy")     # the venv's, installed by the test extra
-    found = str(beside) if beside.is_file() else shutil.which("mypy")
-    assert found, "mypy is missing: install the test extra (pip install -e '.[test]')"
-    return [found]
+from dev_tools import run_tool
 
 
 def test_mypy_is_clean_on_the_package():
     # no paths: mypy checks the files [tool.mypy] names, with its settings
-    run = subprocess.run([*_mypy(), "--no-pretty"], cwd=ROOT, capture_output=True,
-                         text=True, timeout=300)
+    run = run_tool("mypy", "--no-pretty")
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]

@@ -85,7 +85,7 @@ def _looks_like_preambleless_dicom(path: Path) -> bool:
 
 def _read_dicom(path: Path, pseudonymizer: PatientKeys | None, *, force: bool) -> Radiograph:
     try:
-        ds = _dcmread(path, force)
+        ds = read_dicom_dataset(path, force=force)
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001 - pydicom raises many types for a damaged header
@@ -111,8 +111,10 @@ def _read_dicom(path: Path, pseudonymizer: PatientKeys | None, *, force: bool) -
     return Radiograph(pixels=pixels, meta=safe_dicom_meta(ds, pseudonymizer), source=str(path))
 
 
-def _dcmread(path: Path, force: bool):
-    """``pydicom.dcmread``, except that a deflated data set is inflated here within bounds."""
+def read_dicom_dataset(path: str | Path, *, force: bool = False, stop_before_pixels: bool = False):
+    """``pydicom.dcmread``, except that a deflated data set is inflated here within bounds (pydicom
+    inflates the whole stream, even with ``stop_before_pixels``). The one DICOM header reader of vcfnet:
+    ``read_radiograph`` and the service's upload checks both use it."""
     import pydicom
     from pydicom.filereader import _read_file_meta_info, read_preamble
 
@@ -120,11 +122,11 @@ def _dcmread(path: Path, force: bool):
         preamble = read_preamble(fh, force)
         meta = _read_file_meta_info(fh)
         if str(meta.get("TransferSyntaxUID", "")).strip() != _DEFLATED:
-            return pydicom.dcmread(path, force=force)
+            return pydicom.dcmread(path, force=force, stop_before_pixels=stop_before_pixels)
         buffer = _explicit_head(preamble, meta)
-        _inflate_into(buffer, fh, path)
+        _inflate_into(buffer, fh, Path(path))
     buffer.seek(0)
-    return pydicom.dcmread(buffer, force=force)
+    return pydicom.dcmread(buffer, force=force, stop_before_pixels=stop_before_pixels)
 
 
 def _explicit_head(preamble: bytes | None, meta) -> io.BytesIO:

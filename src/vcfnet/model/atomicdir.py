@@ -9,8 +9,7 @@ but a complete ``.final.old``, which ``recover_dir`` puts back (the training run
 epoch, which is deterministic); a kill while the new version is written leaves ``final`` untouched
 and a ``.final.new`` that the next write or ``recover_dir`` removes.
 
-``kill_point`` is a test hook: ``VCFNET_TEST_KILL_AT=name[@n]`` SIGKILLs the process the n-th time
-(default: first) it passes ``name``, so that tests can kill the real CLI at exact points.
+``kill_point`` (``vcfnet.fileio``) marks the points where tests kill the real CLI.
 """
 from __future__ import annotations
 
@@ -18,26 +17,12 @@ import contextlib
 import logging
 import os
 import shutil
-import signal
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+from vcfnet.fileio import kill_point
+
 log = logging.getLogger(__name__)
-KILL_ENV = "VCFNET_TEST_KILL_AT"
-_passed: Counter = Counter()
-
-
-def kill_point(name: str) -> None:
-    """SIGKILL this process here if ``VCFNET_TEST_KILL_AT`` names this point (tests only)."""
-    spec = os.environ.get(KILL_ENV)
-    if not spec:
-        return
-    target, _, nth = spec.partition("@")
-    if target == name:
-        _passed[name] += 1
-        if _passed[name] == int(nth or 1):
-            os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _sibling(final: Path, kind: str) -> Path:

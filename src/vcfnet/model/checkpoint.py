@@ -60,7 +60,8 @@ def save_checkpoint(out_dir: str | Path, model: torch.nn.Module, card: ModelCard
     """
     from safetensors.torch import save_file
 
-    from vcfnet.model.atomicdir import kill_point, replace_dir
+    from vcfnet.fileio import kill_point
+    from vcfnet.model.atomicdir import replace_dir
     from vcfnet.model.network import unwrap
 
     model = unwrap(model)

@@ -16,8 +16,8 @@ from typing import Any
 import torch
 
 from vcfnet.errors import VcfnetError
-from vcfnet.fileio import file_sha256, write_json
-from vcfnet.model.atomicdir import kill_point, replace_dir
+from vcfnet.fileio import file_sha256, kill_point, write_json
+from vcfnet.model.atomicdir import replace_dir
 from vcfnet.model.checkpoint import HASH_KIND, tensors_sha256
 
 TENSORS = "state.safetensors"

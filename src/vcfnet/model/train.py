@@ -30,9 +30,9 @@ import numpy as np
 import torch
 
 from vcfnet.errors import VcfnetError
+from vcfnet.fileio import kill_point
 from vcfnet.labels import CLASSES
 from vcfnet.model import distributed as ddp
-from vcfnet.model.atomicdir import kill_point
 from vcfnet.model.card import ModelCard, TrainingData, TrainingRun, Validation, describe
 from vcfnet.model.checkpoint import save_checkpoint
 from vcfnet.model.config import TrainConfig, save_config

@@ -90,6 +90,7 @@ def study_is_synthetic(study_dir: str | Path) -> bool:
     two parents) holds that manifest. (Folder names prove nothing.)"""
     import json
 
+    from vcfnet.study.ingest import made_by_synth
     from vcfnet.study.layout import StudyLayout
 
     path = StudyLayout(study_dir).sources
@@ -108,18 +109,10 @@ def study_is_synthetic(study_dir: str | Path) -> bool:
             return True
         # studies made before sources were pseudonymised still name the source folder
         folder = Path(str(entry["path"])) if entry.get("path") else None
-        if folder and any(_synth_manifest(d / "manifest.json") for d in (folder, *list(folder.parents)[:2])):
+        if folder and made_by_synth(folder):
             return True
     return False
 
-
-def _synth_manifest(path: Path) -> bool:
-    import json
-
-    try:
-        return "synth" in str(json.loads(path.read_text(encoding="utf-8")).get("generator", ""))
-    except (OSError, ValueError, AttributeError):
-        return False
 
 
 def _read_card(checkpoint: str | Path) -> ModelCard:

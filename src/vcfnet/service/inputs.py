@@ -142,15 +142,9 @@ def _read_header(path: Path):
     pydicom inflates a Deflated Explicit VR Little Endian stream whole, even with
     ``stop_before_pixels``: a 0.5 MB upload would cost a gigabyte here.
     """
-    import pydicom
-    from pydicom.filereader import read_file_meta_info
+    from vcfnet.io.radiograph import read_dicom_dataset
 
-    from vcfnet.io import radiograph
-
-    # the bounded reader is private to vcfnet.io for now (asked to be made public); one reader, not two
-    if str(read_file_meta_info(path).get("TransferSyntaxUID", "")).strip() == radiograph._DEFLATED:
-        return radiograph._dcmread(path, False)
-    return pydicom.dcmread(path, stop_before_pixels=True)
+    return read_dicom_dataset(path, stop_before_pixels=True)
 
 
 def decode_image(path: Path, name: str, info: ImageInfo):

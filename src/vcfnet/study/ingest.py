@@ -24,13 +24,13 @@ import numpy as np
 import pandas as pd
 
 from vcfnet.errors import InputError, VcfnetError
-from vcfnet.fileio import atomic_open, file_sha256, write_json
+from vcfnet.fileio import atomic_open, file_sha256, kill_point, write_json
 from vcfnet.io import Box
 from vcfnet.io.deid import PathPseudonyms, load_or_create_key, redacting_logs
 from vcfnet.progress import progress_iter
 from vcfnet.study.cache import CropCache, read_cache, roi_hash, write_cache
 from vcfnet.study.decode import Decoded, decode_item
-from vcfnet.study.layout import StudyLayout, kill_point, study_folder
+from vcfnet.study.layout import StudyLayout, study_folder
 from vcfnet.study.rows import SourceContext, cohort_of, rows_for
 from vcfnet.study.schema import COHORTS, empty_study, load_study, study_csv, table_sha256, validate_study
 from vcfnet.study.sources import ImageItem, discover
@@ -269,12 +269,12 @@ def _record_source(ctx: SourceContext, sources: dict, n_rois: int) -> None:
     sources[ctx.source_id] = {"site": opts.site, "cohort": opts.cohort, "kind": opts.kind,
                               "images": len(ctx.items), "rois": n_rois, "size": opts.size,
                               "margin": opts.margin, "files": files}
-    if _made_by_synth(ctx.paths.root):
+    if made_by_synth(ctx.paths.root):
         sources[ctx.source_id]["synthetic"] = True
     write_json(ctx.layout.sources, sources)
 
 
-def _made_by_synth(folder: Path) -> bool:
+def made_by_synth(folder: Path) -> bool:
     """Whether ``vcfnet synth`` wrote the source: its manifest is in the folder or one of two parents."""
     for d in (folder, *list(folder.parents)[:2]):
         try:

@@ -22,11 +22,11 @@ import contextlib
 import logging
 import os
 import shutil
-import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 from vcfnet.errors import VcfnetError
+from vcfnet.fileio import kill_point
 
 log = logging.getLogger(__name__)
 
@@ -113,9 +113,3 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def kill_point(name: str) -> None:
-    """Test hook: SIGKILL this process at the named point when VCFNET_TEST_KILL_AT names it."""
-    if os.environ.get("VCFNET_TEST_KILL_AT") == name:
-        os.kill(os.getpid(), signal.SIGKILL)
