@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "predict",
     "demo",
     "serve",
+    "readers",
     "evaluate",
     "report",
     "bench",
