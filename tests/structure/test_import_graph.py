@@ -89,6 +89,7 @@ def test_package_rules():
         "vcfnet.io": ("vcfnet.model", "vcfnet.service", "vcfnet.commands", "urllib.request", "requests", "httpx"),
         "vcfnet.study": ("vcfnet.synth", "vcfnet.model", "vcfnet.service", "vcfnet.commands"),
         "vcfnet.report": ("vcfnet.tools", "vcfnet.commands"),
+        "vcfnet.readers": ("vcfnet.commands", "vcfnet.study.ingest", "vcfnet.tools"),
     }
     broken = []
     for path in SRC.rglob("*.py"):

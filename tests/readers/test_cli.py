@@ -1,0 +1,61 @@
+"""``vcfnet readers`` end to end at toy size: create from a synthetic study (its synth folder as the
+source), add readers, status, export (the reads table the analysis reads), verify; create resumes."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from conftest import cli
+from vcfnet.readers.reads import COLUMNS, read_reads_csv
+from vcfnet.study.dataset import load_table
+
+
+def test_create_add_status_export_verify(toy_study, tmp_path):
+    syn, study, checkpoint = toy_study
+    rs = tmp_path / "rs"
+    n = int(load_table(study)["collaboration"].sum())
+    assert n >= 5
+    out = cli("readers", "create", str(rs), "--study", str(study), "--source", str(syn), "--checkpoint",
+              str(checkpoint), "--design", "crossover", "--washout", "14", "--seed", "11").stdout
+    assert f"{n} cases ({n} prepared, 0 reused)" in out and "manager token: vcfnet_" in out
+    media = sorted(p.name for p in (rs / "media").iterdir())
+    assert sum(n.endswith("-aided.json") for n in media) == n and any(n.startswith("img-") for n in media)
+    aided = json.loads(next((rs / "media").glob("*-aided.json")).read_text())
+    assert set(aided) == {"probabilities", "predicted", "heatmap_png"} and abs(sum(aided["probabilities"].values()) - 1) < 1e-5
+    tokens = json.loads((rs / "tokens.json").read_text())["tokens"]
+    assert [t["name"] for t in tokens] == ["@manager"] and "vcfnet_" not in (rs / "tokens.json").read_text()
+
+    again = cli("readers", "create", str(rs), "--study", str(study), "--source", str(syn), "--checkpoint",
+                str(checkpoint), "--design", "crossover", "--washout", "14", "--seed", "11").stdout
+    assert f"(0 prepared, {n} reused)" in again and "vcfnet_" not in again
+
+    link = cli("readers", "add-reader", str(rs), "r1", "--name", "Dr Ada Example", "--tier", "expert",
+               "--years", "12").stdout
+    assert "/r/vcfnet_" in link
+    cli("readers", "add-reader", str(rs), "r2", "--name", "Dr Bo Example", "--tier", "trainee")
+    bad = cli("readers", "add-reader", str(rs), "r1", "--name", "X", "--tier", "expert", check=False)
+    assert bad.returncode == 2 and "exists already" in bad.stderr
+    status = cli("readers", "status", str(rs)).stdout
+    assert f"crossover, washout 14 days; {n} cases; 2 reader(s)" in status and f"0/{n}" in status
+    assert "Dr Ada" not in status                                  # names: the manager's web view and exports
+
+    cli("readers", "export", str(rs), str(tmp_path / "export"))
+    reads = read_reads_csv(tmp_path / "export" / "reads.csv")
+    assert list(reads.columns) == list(COLUMNS) and reads.empty
+    orders = pd.read_csv(tmp_path / "export" / "orders.csv")
+    assert len(orders) == 2 * 2 * n and orders.groupby(["reader", "session"])["seed"].nunique().eq(1).all()
+    design = json.loads((tmp_path / "export" / "design.json").read_text())
+    assert design["design"] == {"kind": "crossover", "washout_days": 14.0, "seed": 11}
+    assert design["model"]["weights_sha256"] and len(design["cases"]) == n
+    truth = set(pd.read_csv(study / "study.csv")["label"])
+    assert not any(t in (tmp_path / "export" / "orders.csv").read_text() for t in truth)
+    assert "intact: 3 events" in cli("readers", "verify", str(rs)).stdout
+
+
+def test_create_refuses_a_study_without_its_sources(toy_study, tmp_path):
+    syn, study, checkpoint = toy_study
+    proc = cli("readers", "create", str(tmp_path / "rs"), "--study", str(study), "--source",
+               str(syn / "site1-development"), "--checkpoint", str(checkpoint), check=False)
+    assert proc.returncode == 2 and "were not found in the --source folders" in proc.stderr
+    assert "Traceback" not in proc.stderr
