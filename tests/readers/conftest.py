@@ -43,7 +43,7 @@ def toy_study(tmp_path_factory):
     from vcfnet.model.train import fit
 
     root = tmp_path_factory.mktemp("toy")
-    cli("synth", str(root / "syn"), "--scale", "0.01", "--resolution", "0.3", "--workers", "1")
+    cli("synth", str(root / "syn"), "--scale", "0.01", "--resolution", "0.5", "--workers", "1")
     cli("ingest", str(root / "syn" / "manifest.json"), "--manifest", "--study", str(root / "study"),
         "--size", "64", "--margin", "0.1", "--workers", "1")
     spec = importlib.util.spec_from_file_location("_model_conftest_readers",
@@ -55,3 +55,62 @@ def toy_study(tmp_path_factory):
                          seed=0, num_threads=1)
     checkpoint = fit(tiny, root / "run", config)
     return root / "syn", root / "study", checkpoint
+
+
+def make_reading_study(toy_study, root: Path, *, kind: str = "sequential", washout: float = 0.0, limit: int = 3,
+                       readers=(("r1", "expert"), ("r2", "trainee"))) -> dict:
+    """A reader study of the toy study's first ``limit`` collaboration cases; its manager and reader tokens."""
+    from vcfnet.readers.design import Design, Reader
+    from vcfnet.readers.manage import add_reader, create_study
+
+    syn, study, checkpoint = toy_study
+    done = create_study(root, study, [syn], checkpoint, design=Design(kind, washout, seed=2), limit=limit, now=T0)
+    tokens = {"@manager": done["token"]}
+    for reader, tier in readers:
+        tokens[reader] = add_reader(root, Reader(reader, f"Dr {reader.upper()} Example", tier, 3.0), now=T0)
+    return tokens
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """``vcfnet readers serve ROOT`` as a real uvicorn process on a free loopback port."""
+
+    def __init__(self, root: Path, log: Path, workers: int = 1):
+        import os
+        import time
+
+        import httpx
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        with open(log, "wb") as fh:
+            self.proc = subprocess.Popen([*CLI, "readers", "serve", str(root), "--port", str(self.port),
+                                          "--workers", str(workers)], stdout=fh, stderr=subprocess.STDOUT,
+                                         env={**os.environ})
+        deadline = time.monotonic() + 90
+        while True:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"server exited {self.proc.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"server did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()

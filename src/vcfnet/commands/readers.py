@@ -172,3 +172,30 @@ def verify(folder: Path = _DIR, db: Optional[str] = _DB) -> None:
             typer.echo(f"TAMPERED: {p}", err=True)
         raise SystemExit(1)      # cli.main turns it into the exit status (it drops typer.Exit codes)
     typer.echo(f"intact: {head.get('seq')} events, head {head.get('hash')}")
+
+
+@readers_app.command("serve")
+def serve(folder: Path = _DIR,
+          host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface; "
+                                                                "put TLS in front, the links carry the tokens)."),
+          port: int = typer.Option(8100, "--port", help="Port."),
+          workers: int = typer.Option(1, "--workers", min=1, help="uvicorn worker processes (they share the database)."),
+          db: Optional[str] = _DB) -> None:
+    """Serve the reading pages: readers open their links, the manager /manage/login."""
+    import json
+    import os
+
+    import uvicorn
+
+    from vcfnet.commands.serve import HEADER_TIMEOUT_PROTOCOL, MAX_HEADER_BYTES, _log_config
+    from vcfnet.readers.app import APP_ENV
+    from vcfnet.readers.manage import open_store
+
+    store = open_store(folder, db)          # a clear error here, not in every worker
+    n = len(store.cases())
+    store.close()
+    os.environ[APP_ENV] = json.dumps({"root": str(folder.resolve()), "db": db})
+    typer.echo(f"reader study {folder} ({n} cases) on http://{host}:{port}  (manager: /manage/login)")
+    uvicorn.run("vcfnet.readers.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                log_config=_log_config("info"), access_log=False, server_header=False, http=HEADER_TIMEOUT_PROTOCOL,
+                h11_max_incomplete_event_size=MAX_HEADER_BYTES, timeout_keep_alive=5, timeout_graceful_shutdown=10)

@@ -1,15 +1,19 @@
-/* VCFNet viewer: open a radiograph, window/level it, box vertebrae, ask the model, download results.
-   Vanilla JS, no external resources. Boxes are kept in radiograph pixel coordinates. */
+/* VCFNet diagnosis page: open a radiograph, window/level it, box vertebrae, ask the model, download results.
+   Vanilla JS, no external resources. The canvas, window/level and box drawing are viewer-core.js (shared
+   with the reading app); boxes are kept in radiograph pixel coordinates. */
 (() => {
   "use strict";
   const $ = (id) => document.getElementById(id);
   const page = document.body.dataset;
-  const COLORS = { acute: "#E69F00", chronic: "#56B4E9", pathological: "#CC79A7" };
+  const COLORS = VcfViewer.COLORS;
   const DRAW_COLOR = "#F0E442";
-  const canvas = $("canvas"), ctx = canvas.getContext("2d");
-  const work = document.createElement("canvas"), wctx = work.getContext("2d");
-  const st = { file: null, img: null, base: null, boxes: [], results: null, ww: 255, wl: 128,
-               invert: false, view: { s: 1, ox: 0, oy: 0 }, drag: null, pending: false };
+  const canvas = $("canvas");
+  // the radiograph canvas, window/level and box drawing are shared with the reading app (viewer-core.js)
+  const view = VcfViewer.create(canvas, { onWL: (ww, wl) => {
+    $("ww").value = ww; $("wl").value = wl;
+    $("ww-out").value = Math.round(ww); $("wl-out").value = Math.round(wl);
+  } });
+  const st = { file: null, boxes: [], results: null, drag: null };
 
   // ---- talking to the API -------------------------------------------------------------------
   function authHeaders() {
@@ -42,24 +46,19 @@
     const fd = new FormData();
     fd.append("image", file);
     const d = await (await post("/api/v1/display", fd)).json();
-    const img = new Image();
-    img.src = "data:image/png;base64," + d.png;
-    await img.decode();
-    work.width = img.width; work.height = img.height;
-    wctx.drawImage(img, 0, 0);
-    st.base = wctx.getImageData(0, 0, img.width, img.height);
+    await view.open("data:image/png;base64," + d.png, d.width, d.height);
     st.file = file; st.boxes = []; st.results = null;
-    st.img = { width: d.width, height: d.height, k: img.width / d.width };
+    $("invert").checked = false;
     $("placeholder").hidden = true;
     const m = d.meta || {};
     $("image-info").textContent = [d.width + " × " + d.height + " px", m.format, m.modality, m.photometric,
       m.bits_stored ? m.bits_stored + "-bit" : "", m.pixel_spacing ? "spacing " + m.pixel_spacing.join(" × ") + " mm" : ""]
       .filter(Boolean).join(" · ");
-    resetWL(); fit(); renderBoxes(); renderResults();
+    renderBoxes(); renderResults(); draw();
     setStatus("Drag a box around each suspected fractured vertebra, then press Classify.");
   }
   async function openXml(file) {
-    if (!st.img) throw new Error("Open the radiograph first, then its LabelImg XML.");
+    if (!view.img) throw new Error("Open the radiograph first, then its LabelImg XML.");
     const fd = new FormData();
     fd.append("annotation", file);
     const d = await (await post("/api/v1/annotations", fd)).json();
@@ -69,98 +68,36 @@
     setStatus(st.boxes.length + " box(es) loaded from the annotation file.");
   }
 
-  // ---- window / level on the 8-bit display image ----------------------------------------------
-  function applyWL() {
-    if (!st.base) return;
-    const lut = new Uint8ClampedArray(256), lo = st.wl - st.ww / 2;
-    for (let v = 0; v < 256; v++) {
-      const o = ((v - lo) / st.ww) * 255;
-      lut[v] = st.invert ? 255 - o : o;
-    }
-    const src = st.base.data, out = wctx.createImageData(st.base.width, st.base.height), dst = out.data;
-    for (let i = 0; i < src.length; i += 4) {
-      const g = lut[src[i]];
-      dst[i] = g; dst[i + 1] = g; dst[i + 2] = g; dst[i + 3] = 255;
-    }
-    wctx.putImageData(out, 0, 0);
-    $("ww").value = st.ww; $("wl").value = st.wl;
-    $("ww-out").value = Math.round(st.ww); $("wl-out").value = Math.round(st.wl);
-    draw();
-  }
-  function resetWL() { st.ww = 255; st.wl = 128; st.invert = false; $("invert").checked = false; applyWL(); }
-
-  // ---- geometry: radiograph pixels <-> canvas pixels --------------------------------------------
-  function fit() {
-    const r = window.devicePixelRatio || 1, rect = canvas.getBoundingClientRect();
-    canvas.width = Math.max(1, Math.round(rect.width * r));
-    canvas.height = Math.max(1, Math.round(rect.height * r));
-    if (st.img) {
-      const s = 0.98 * Math.min(canvas.width / work.width, canvas.height / work.height);
-      st.view = { s, ox: (canvas.width - work.width * s) / 2, oy: (canvas.height - work.height * s) / 2 };
-    }
-    draw();
-  }
-  const toCanvas = (x, y) => [st.view.ox + x * st.img.k * st.view.s, st.view.oy + y * st.img.k * st.view.s];
-  function toImage(ev) {
-    const rect = canvas.getBoundingClientRect(), r = canvas.width / rect.width;
-    const cx = (ev.clientX - rect.left) * r, cy = (ev.clientY - rect.top) * r;
-    const f = st.img.k * st.view.s;
-    const clamp = (v, hi) => Math.min(hi, Math.max(0, v));
-    return [clamp((cx - st.view.ox) / f, st.img.width), clamp((cy - st.view.oy) / f, st.img.height)];
-  }
-
-  // ---- drawing ------------------------------------------------------------------------------
+  // ---- boxes: the model's colour and answer once classified; left drag draws a new one ----------
   function resultFor(i) { return st.results ? st.results.image.boxes[i] : null; }
   function draw() {
-    ctx.fillStyle = "#000";
-    ctx.fillRect(0, 0, canvas.width, canvas.height);
-    if (!st.img) return;
-    ctx.imageSmoothingEnabled = true;
-    ctx.drawImage(work, st.view.ox, st.view.oy, work.width * st.view.s, work.height * st.view.s);
-    const lw = Math.max(2, (window.devicePixelRatio || 1) * 2);
-    ctx.font = `600 ${Math.round(lw * 7)}px sans-serif`;
-    st.boxes.forEach((b, i) => {
-      const r = resultFor(i), color = r ? COLORS[r.predicted] || DRAW_COLOR : DRAW_COLOR;
-      const [x0, y0] = toCanvas(b.box[0], b.box[1]), [x1, y1] = toCanvas(b.box[2], b.box[3]);
-      ctx.lineWidth = lw; ctx.strokeStyle = color; ctx.setLineDash([]);
-      ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
-      const text = r ? `${i + 1} ${r.predicted.toUpperCase()} ${Math.round(100 * r.probabilities[r.predicted])}%` : `${i + 1}`;
-      const tw = ctx.measureText(text).width + lw * 4, th = lw * 9;
-      ctx.fillStyle = color; ctx.fillRect(x1 + lw, y0, tw, th);
-      ctx.fillStyle = "#000"; ctx.fillText(text, x1 + lw * 3, y0 + th * 0.75);
+    view.boxes = st.boxes.map((b, i) => {
+      const r = resultFor(i);
+      return { box: b.box, color: r ? COLORS[r.predicted] || DRAW_COLOR : DRAW_COLOR,
+               label: r ? `${i + 1} ${r.predicted.toUpperCase()} ${Math.round(100 * r.probabilities[r.predicted])}%` : `${i + 1}` };
     });
-    if (st.drag && st.drag.kind === "box") {
-      const [a, b] = toCanvas(st.drag.x0, st.drag.y0), [c, d] = toCanvas(st.drag.x1, st.drag.y1);
+    view.overlay = st.drag ? (ctx, lw) => {
+      const [a, b] = view.toCanvas(st.drag.x0, st.drag.y0), [c, d] = view.toCanvas(st.drag.x1, st.drag.y1);
       ctx.setLineDash([lw * 3, lw * 2]); ctx.strokeStyle = DRAW_COLOR; ctx.lineWidth = lw;
       ctx.strokeRect(Math.min(a, c), Math.min(b, d), Math.abs(c - a), Math.abs(d - b));
       ctx.setLineDash([]);
-    }
+    } : null;
+    view.draw();
   }
-
-  // ---- mouse: left drag draws a box, right drag sets window (x) and level (y) ------------------
-  canvas.addEventListener("contextmenu", (ev) => ev.preventDefault());
   canvas.addEventListener("mousedown", (ev) => {
-    if (!st.img) return;
-    if (ev.button === 2) { st.drag = { kind: "wl", x: ev.clientX, y: ev.clientY, ww: st.ww, wl: st.wl }; return; }
-    if (ev.button !== 0) return;
-    const [x, y] = toImage(ev);
-    st.drag = { kind: "box", x0: x, y0: y, x1: x, y1: y };
+    if (!view.img || ev.button !== 0) return;
+    const [x, y] = view.toImage(ev);
+    st.drag = { x0: x, y0: y, x1: x, y1: y };
   });
   window.addEventListener("mousemove", (ev) => {
     if (!st.drag) return;
-    if (st.drag.kind === "wl") {
-      st.ww = Math.min(255, Math.max(1, st.drag.ww + (ev.clientX - st.drag.x) * 0.5));
-      st.wl = Math.min(255, Math.max(0, st.drag.wl - (ev.clientY - st.drag.y) * 0.5));
-      if (!st.pending) { st.pending = true; requestAnimationFrame(() => { st.pending = false; applyWL(); }); }
-      return;
-    }
-    [st.drag.x1, st.drag.y1] = toImage(ev);
+    [st.drag.x1, st.drag.y1] = view.toImage(ev);
     draw();
   });
   window.addEventListener("mouseup", () => {
     const d = st.drag;
     st.drag = null;
-    if (!d || d.kind !== "box") return;
+    if (!d) return;
     const box = [Math.min(d.x0, d.x1), Math.min(d.y0, d.y1), Math.max(d.x0, d.x1), Math.max(d.y0, d.y1)].map(Math.round);
     if (box[2] - box[0] >= 4 && box[3] - box[1] >= 4) {
       st.boxes.push({ box, annotation: null });
@@ -171,17 +108,12 @@
   });
 
   // ---- box list and results -------------------------------------------------------------------
-  function el(tag, cls, text) {
-    const e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text !== undefined) e.textContent = text;
-    return e;
-  }
+  const el = VcfViewer.el;
   function renderBoxes() {
     const list = $("box-list");
     list.replaceChildren();
     $("box-count").textContent = st.boxes.length;
-    if (!st.boxes.length) list.append(el("li", "empty", st.img ? "No boxes yet: drag on the image." : "No radiograph open."));
+    if (!st.boxes.length) list.append(el("li", "empty", view.img ? "No boxes yet: drag on the image." : "No radiograph open."));
     st.boxes.forEach((b, i) => {
       const [x0, y0, x1, y1] = b.box;
       const ann = b.annotation ? ` · annotated ${b.annotation.label} ${b.annotation.level || ""}` : "";
@@ -196,41 +128,13 @@
     });
     $("analyse").disabled = !(st.file && st.boxes.length);
   }
-  function thumb(b64, caption) {
-    const fig = el("figure"), img = el("img");
-    img.src = "data:image/png;base64," + b64;
-    img.alt = caption;
-    fig.append(img, el("figcaption", "", caption));
-    return fig;
-  }
   function renderResults() {
     const out = $("results");
     out.replaceChildren();
     $("results-card").hidden = !st.results;
     if (!st.results) return;
-    for (const r of st.results.image.boxes) {
-      const div = el("div", "result"), h = el("h3", "", `Box ${r.index}`);
-      const label = el("span", "pred-label", r.predicted);
-      label.style.background = COLORS[r.predicted] || "#ccc";
-      h.append(label);
-      div.append(h);
-      if (r.annotation) div.append(el("div", "annotated", `Annotated as ${r.annotation.label} ${r.annotation.level || ""}`));
-      const bars = el("div", "bars");
-      for (const c of st.results.classes) {
-        const p = r.probabilities[c], track = el("div", "bar-track"), fill = el("div", "bar-fill");
-        fill.style.width = (100 * p).toFixed(1) + "%";
-        fill.style.background = COLORS[c] || "#ccc";
-        track.append(fill);
-        bars.append(el("span", "", c), track, el("span", "pct", (100 * p).toFixed(1) + "%"));
-      }
-      div.append(bars);
-      if (r.heatmap_png) {
-        const thumbs = el("div", "thumbs");
-        thumbs.append(thumb(r.crop_png, "Box region"), thumb(r.heatmap_png, `Grad-CAM for “${r.predicted}”`));
-        div.append(thumbs);
-      }
-      out.append(div);
-    }
+    // one result card, drawn by the same code in the reading app's aided session (viewer-core.js)
+    for (const r of st.results.image.boxes) out.append(VcfViewer.resultCard(r, st.results.classes, `Box ${r.index}`));
   }
 
   async function analyse() {
@@ -269,16 +173,16 @@
   $("xml").addEventListener("change", guard(async (ev) => { if (ev.target.files[0]) await openXml(ev.target.files[0]); ev.target.value = ""; }));
   $("analyse").addEventListener("click", guard(analyse));
   $("clear").addEventListener("click", () => { st.boxes = []; st.results = null; renderBoxes(); renderResults(); draw(); });
-  $("ww").addEventListener("input", (ev) => { st.ww = Number(ev.target.value); applyWL(); });
-  $("wl").addEventListener("input", (ev) => { st.wl = Number(ev.target.value); applyWL(); });
-  $("invert").addEventListener("change", (ev) => { st.invert = ev.target.checked; applyWL(); });
-  $("reset-wl").addEventListener("click", resetWL);
+  $("ww").addEventListener("input", (ev) => view.setWL(Number(ev.target.value), view.wl));
+  $("wl").addEventListener("input", (ev) => view.setWL(view.ww, Number(ev.target.value)));
+  $("invert").addEventListener("change", (ev) => view.setInvert(ev.target.checked));
+  $("reset-wl").addEventListener("click", () => { view.resetWL(); $("invert").checked = false; });
   for (const k of ["json", "csv", "html"]) $("dl-" + k).addEventListener("click", guard(() => download(k)));
   const token = $("token");
   if (token) {
     token.value = sessionStorage.getItem("vcfnet-token") || "";
     token.addEventListener("change", () => sessionStorage.setItem("vcfnet-token", token.value.trim()));
   }
-  window.addEventListener("resize", fit);
-  renderBoxes(); fit();
+  window.addEventListener("resize", view.fit);
+  renderBoxes(); view.fit();
 })();
