@@ -10,6 +10,8 @@ dataclass results out (each with ``to_dict()``, JSON-ready with NaN as ``None``)
 * Calibration (:mod:`vcfnet.stats.calibration`): :func:`brier_score`,
   :func:`expected_calibration_error`, :func:`reliability_curve`, :func:`fit_temperature`,
   :func:`apply_temperature`.
+* MRMC reader studies (:mod:`vcfnet.stats.mrmc`): :func:`mrmc_or` (Obuchowski-Rockette-Hillis, jackknife or
+  DeLong covariances, patient-clustered with ``cluster``), :func:`prepare_ratings`; see docs/MRMC.md.
 
 Degenerate input (one class only, no cases, constant scores) warns with
 :class:`UndefinedMetricWarning` and gives NaN; malformed input raises ``ValueError``. This package
@@ -30,13 +32,15 @@ from vcfnet.stats.classification import (
                                       classification_metrics,
                                       confusion_matrix,
 )
+from vcfnet.stats.mrmc import FixedFactorTest, MRMCData, ORResult, SingleModality, mrmc_or, prepare_ratings
 from vcfnet.stats.proportions import McNemarResult, ProportionResult, mcnemar_test, proportion_ci
 from vcfnet.stats.roc import AUCResult, DeLongTestResult, delong_test, roc_auc, roc_auc_ci, roc_curve
 
 __all__ = [
-    "AUCResult", "ClassMetrics", "DeLongTestResult", "MacroAverages", "McNemarResult", "MulticlassReport",
-    "ProportionResult", "UndefinedMetricWarning",
+    "AUCResult", "ClassMetrics", "DeLongTestResult", "FixedFactorTest", "MRMCData", "MacroAverages", "McNemarResult",
+    "MulticlassReport", "ORResult", "ProportionResult", "SingleModality", "UndefinedMetricWarning",
     "apply_temperature", "brier_score", "classification_metrics", "confusion_matrix", "delong_test",
-    "expected_calibration_error", "fit_temperature", "mcnemar_test", "proportion_ci", "reliability_curve",
+    "expected_calibration_error", "fit_temperature", "mcnemar_test", "mrmc_or", "prepare_ratings", "proportion_ci",
+    "reliability_curve",
     "roc_auc", "roc_auc_ci", "roc_curve",
 ]
