@@ -86,10 +86,13 @@ def sample(grid: np.ndarray, gy: np.ndarray, gx: np.ndarray) -> np.ndarray:
     return top * (1 - fy) + bot * fy
 
 
-def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], cell: float) -> np.ndarray:
-    """Zero-mean, unit-std noise with features about ``cell`` pixels wide, on ``shape``."""
+def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], cell: float, smooth: float = 0.6) -> np.ndarray:
+    """Zero-mean, unit-std noise with features about ``cell`` pixels wide, on ``shape``.
+
+    ``smooth``: blur of the coarse grid in cells (higher: rounder, less grid-like blobs).
+    """
     sh = (max(2, int(shape[0] / cell) + 2), max(2, int(shape[1] / cell) + 2))
-    small = blur(rng.standard_normal(sh, dtype=np.float32), 0.6)
+    small = blur(rng.standard_normal(sh, dtype=np.float32), smooth)
     out = resize(small, shape)
     return (out - out.mean()) / (out.std() + 1e-6)
 
@@ -104,35 +107,98 @@ def soft_ellipse(yy: np.ndarray, xx: np.ndarray, cy: float, cx: float, ry: float
     return np.sqrt(np.clip(1.0 - u * u - v * v, 0.0, None)).astype(np.float32)
 
 
-def acquire(mu: np.ndarray, rng: np.random.Generator, site: SiteProfile, spacing: float) -> np.ndarray:
-    """Site imaging chain: attenuation (log units) -> processed image in [0, 1], bone bright.
+#: Attenuation (log units) of the path behind the lumbar spine, where the exposure is set (AEC chamber).
+REF_MU = 3.2
+#: Kernel (Gaussian sigma, mm) of the fine-detail band the processing boosts.
+DETAIL_MM = 0.5
 
-    Quantum noise grows where fewer photons arrive (more attenuation); the detector blurs signal and
-    noise together; the vendor's unsharp mask lifts edges; a per-image histogram window and the
-    site's tone curve give the displayed grey levels.
-    """
-    img = mu + _noise(rng, mu.shape) * (site.noise * np.exp(0.5 * (mu - 2.5)))
-    img = blur(img, site.blur_mm / spacing)
-    # unsharp mask (6 mm) and dynamic range compression (25 mm), both from one small copy
-    f = 4
+
+def shrink(img: np.ndarray, f: int) -> np.ndarray:
+    """Box-average by the integer factor ``f`` (edges padded), the inverse of ``upsample``."""
+    if f <= 1:
+        return img.astype(np.float32, copy=False)
     h, w = img.shape
     hh, ww = -(-h // f) * f, -(-w // f) * f
-    small = np.pad(img, ((0, hh - h), (0, ww - w)), mode="edge").reshape(hh // f, f, ww // f, f).mean(axis=(1, 3))
-    broad = blur(small, 25.0 / spacing / f)
-    low = site.edge_enhance * blur(small, 6.0 / spacing / f) + site.range_compression * (broad - broad.mean())
-    img = (1 + site.edge_enhance) * img - upsample(low, f, (h, w))
-    lo, hi = _window(img)
-    t = np.clip((img - lo) / max(float(hi - lo), 1e-6), 0.0, 1.0)
+    p = np.pad(img, ((0, hh - h), (0, ww - w)), mode="edge")
+    return p.reshape(hh // f, f, ww // f, f).mean(axis=(1, 3), dtype=np.float32)
+
+
+def acquire(mu: np.ndarray, rng: np.random.Generator, site: SiteProfile, spacing: float) -> np.ndarray:
+    """Image formation at ``site``: attenuation line integrals ``mu`` -> processed image in [0, 1], bone bright.
+
+    1. primary fluence ``exp(-mu)`` with the heel effect (intensity falling towards the anode end);
+    2. scatter: a broad (30 mm) blur of the fluence leaving the body, ``site.scatter`` times the primary;
+    3. quantum noise: Poisson statistics of ``site.quanta`` effective photons per mm^2 where the
+       automatic exposure control measures (behind the spine), so a pixel's noise follows its area and
+       its exposure whatever the patient's size; then the detector's blur (MTF), which
+       shapes signal and quantum noise alike (the noise power falls with frequency as MTF^2), plus white
+       electronic read-out noise;
+    4. the vendor's processing on the log exposure: dynamic range compression (20 mm), unsharp masking
+       (2.5 mm), a fine-detail boost (0.5 mm), a histogram window over the body's tissue and a soft
+       S-shaped tone curve.
+    """
+    h, w = mu.shape
+    ref = np.float32(np.exp(-REF_MU))
+    anode = np.linspace(-0.5, 0.5, h, dtype=np.float32)[:, None]
+    primary = np.exp(-mu) * (1 - np.float32(site.heel) * anode)
+    fb = max(1, int(round(2.0 / spacing)))               # broad operations on a ~2 mm grid
+    small = shrink(np.minimum(primary, 4 * ref), fb)      # air beside the body does not scatter
+    scatter = np.float32(site.scatter) * blur(small, 30.0 / (spacing * fb))
+    signal = primary + upsample(scatter, fb, (h, w))
+    body = mu > np.float32(TISSUE * REF_MU)
+    # automatic exposure control: the exposure ends when the chamber behind the spine has its dose
+    aec = np.float32(_aec_level(signal, body, ref))
+    per_pixel = np.float32(site.quanta * spacing * spacing)   # photons per pixel at the AEC exposure
+    quantum = _noise(rng, (h, w)) * np.sqrt(signal * (aec / per_pixel))
+    det = blur(signal + quantum, site.blur_mm / spacing)
+    det += _noise(rng, (h, w)) * np.float32(site.electronic * aec)
+    log_e = -np.log(np.maximum(det, aec * np.float32(0.02)) / aec)
+    return _process(log_e, body, site, spacing, fb)
+
+
+def _aec_level(signal: np.ndarray, body: np.ndarray, ref: np.float32) -> float:
+    """Signal at the AEC chamber: the 20th percentile of the body's signal (its thick, spinal part)."""
+    sub = signal[::8, ::8][body[::8, ::8]]
+    return float(np.percentile(sub, 20)) if sub.size >= 16 else float(ref)
+
+
+def _process(img: np.ndarray, body_mask: np.ndarray, site: SiteProfile, spacing: float, fb: int) -> np.ndarray:
+    """Vendor processing of the log exposure (bone high): range compression, unsharp mask, window, tone curve.
+
+    Range compression flattens the body's broad brightness (so thick and thin parts of the torso both
+    land mid-grey, as multi-scale processing does) but leaves the air behind the back dark.
+    """
+    h, w = img.shape
+    fm = max(1, int(round(0.6 / spacing)))                 # the 2.5 mm unsharp kernel on a ~0.6 mm grid
+    mid = upsample(blur(shrink(img, fm), 2.5 / (spacing * fm)), fm, (h, w))
+    broad = blur(shrink(img, fb), 20.0 / (spacing * fb))
+    body = broad[shrink(body_mask.astype(np.float32), fb) > 0.5]
+    level = float(np.median(body)) if body.size else float(np.median(broad))
+    floor = float(np.percentile(body, 5)) if body.size else level
+    flat = np.maximum(broad, np.float32(floor)) - np.float32(level)
+    out = img + np.float32(site.edge_enhance) * (img - mid) - np.float32(site.range_compression) * upsample(flat, fb, (h, w))
+    if site.detail > 0:
+        out += np.float32(site.detail) * (img - blur(img, DETAIL_MM / spacing))
+    lo, centre, hi = _window(out, body_mask)
+    half = max(hi - lo, 1e-6) / (2 * site.contrast)
+    x = (out - np.float32(centre)) / np.float32(half)
+    t = np.float32(0.5) + np.float32(0.5) * np.tanh(x * np.float32(0.9))
     return t if site.gamma == 1.0 else (t ** np.float32(site.gamma))
 
 
-def _window(img: np.ndarray) -> tuple[float, float]:
-    """Histogram analysis of the processing: body tissue (not the air behind the back) spans 0..1."""
-    sub = img[::4, ::4].ravel()
-    tissue = sub[sub > 0.5 * np.median(sub)]
-    k = [int(0.01 * tissue.size), int(0.998 * tissue.size)]
-    lo, hi = np.partition(tissue, k)[k]
-    return float(lo), float(hi)
+#: Attenuation (fraction of ``REF_MU``) above which a pixel is body, not air (the processing's segmentation).
+TISSUE = 0.45
+
+
+def _window(img: np.ndarray, body_mask: np.ndarray) -> tuple[float, float, float]:
+    """Histogram analysis of the processing: the body's tissue (not the air behind the back) spans the
+    window (low, centre, high); the centre (80th percentile: the spine, not the belly) lands mid-grey."""
+    tissue = img[::4, ::4][body_mask[::4, ::4]]
+    if tissue.size < 16:
+        tissue = img[::4, ::4].ravel()
+    k = [int(0.01 * tissue.size), int(0.8 * tissue.size), int(0.995 * tissue.size)]
+    lo, med, hi = np.partition(tissue, k)[k]
+    return float(lo), float(med), float(hi)
 
 
 def _noise(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:

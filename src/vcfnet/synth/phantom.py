@@ -118,7 +118,7 @@ def _background(rng: np.random.Generator, shape: tuple[int, int], s: float, spin
     _ribs_and_pelvis(rng, mu, s * f, spine)
     _bowel_gas(rng, mu, s * f, spine)
     for vb in spine:
-        render_posterior(mu, vb, s * f, gain)
+        render_posterior(mu, vb, s * f, 0.6 * gain)
     return upsample(mu, f, shape)
 
 
@@ -133,53 +133,67 @@ def _soft_tissue(rng: np.random.Generator, shape: tuple[int, int], s: float, spi
     front = spine_x - rng.uniform(150, 230)
     mid, half = (back + front) / 2, (back - front) / 2
     r = (x[None, :] - mid[:, None]) / half[:, None]
-    thick = np.sqrt(np.clip(1 - r * r, 0, None)) * (1.0 + 0.12 * (y / y[-1]))[:, None]
+    # a flat back and a rounder belly: the lateral path stays long close to the posterior skin
+    rr = np.where(r > 0, np.abs(r) ** 4, r * r)
+    thick = np.sqrt(np.clip(1 - rr, 0, None)) * (1.0 + 0.12 * (y / y[-1]))[:, None]
     skin = np.clip((back[:, None] - x[None, :]) / s + 0.5, 0, 1)
     bulk = rng.uniform(2.2, 2.8)
     mu = (bulk * (0.35 + 0.65 * thick) * skin).astype(np.float32)
-    mu += 0.08 * smooth_noise(rng, shape, 40.0 / s)
+    mu += 0.10 * smooth_noise(rng, shape, 25.0 / s, smooth=1.5)
+    # psoas: a fusiform muscle shadow over the bodies from T12 down, widening towards L4-L5
+    t12 = next(v for v in spine if v.level == "T12")
+    down = np.clip((y - t12.cy) / max(spine[7].cy - t12.cy, 1.0), 0, 1.3)[:, None]
+    width = (8 + 22 * np.sin(np.pi * np.clip(down / 1.3, 0, 1)))
+    centre = (spine_x - rng.uniform(0, 12))[:, None]
+    mu += (rng.uniform(0.06, 0.14) * np.clip(1 - ((x[None, :] - centre) / width) ** 2, 0, 1)
+           * ((down > 0) & (down < 1.3))).astype(np.float32)
     return mu
 
 
 def _ribs_and_pelvis(rng: np.random.Generator, mu: np.ndarray, s: float, spine: list[Vertebra]):
-    """Faint rib arcs over T10-T12 and the iliac crest over L4-S1."""
+    """The 11th and 12th ribs crossing T11-L1 and the iliac crest over L4-L5."""
     rows, cols = mu.shape
     yy = ((np.arange(rows, dtype=np.float32) + 0.5) * s)[:, None]
     xx = ((np.arange(cols, dtype=np.float32) + 0.5) * s)[None, :]
     by = {v.level: v for v in spine}
-    for lv in ("T10", "T11", "T12"):
+    for lv in ("T11", "T12", "L1"):
+        if rng.random() < 0.25:
+            continue
         v = by[lv]
-        r = rng.uniform(140, 200)
-        cy, cx = v.cy - r * 0.55 + rng.uniform(-8, 8), v.cx + v.depth * 0.9 + r * 0.84
+        r = rng.uniform(150, 260)
+        cy, cx = v.cy - r * rng.uniform(0.3, 0.6), v.cx + r * rng.uniform(0.75, 0.95)
         dist = np.abs(np.hypot(yy - cy, xx - cx) - r)
-        band = np.clip((4.5 - dist) / s + 0.5, 0, 1) * (xx < v.cx + v.depth * 1.6)
-        mu += 0.12 * band + 0.10 * np.clip((1.2 - np.abs(dist - 4.0)) / s + 0.5, 0, 1) * band
+        reach = (xx > v.cx - v.depth * rng.uniform(0.0, 0.7)) * (xx < v.cx + v.depth * 1.8)
+        band = np.clip((4.5 - dist) / s + 0.5, 0, 1) * reach
+        mu += 0.045 * band + 0.035 * np.clip((1.0 - np.abs(dist - 4.0)) / s + 0.5, 0, 1) * band
     l5 = by["L5"]
     r = rng.uniform(95, 130)
-    cy, cx = l5.cy + r * rng.uniform(0.75, 0.95), l5.cx + rng.uniform(10, 45)
+    top = (by["L4"].cy + l5.cy) / 2 + rng.uniform(-12, 12)     # the crest's top near the L4-L5 disc
+    cy, cx = top + r, l5.cx + rng.uniform(10, 45)
     dist = np.hypot(yy - cy, xx - cx) - r
     crest = np.clip((cy - yy) / r - 0.45, 0, 1) ** 0.5        # only the upper arc is the crest
     wing = np.clip(-dist / s + 0.5, 0, 1) * np.clip(1.2 - (yy - (cy - r)) / (1.2 * r), 0, 1)
-    mu += 0.10 * wing + 0.12 * crest * np.clip((1.5 - np.abs(dist + 1.5)) / s + 0.5, 0, 1)
+    mu += 0.035 * wing + 0.08 * crest * np.clip((1.5 - np.abs(dist + 1.5)) / s + 0.5, 0, 1)
 
 
 def _bowel_gas(rng: np.random.Generator, mu: np.ndarray, s: float, spine: list[Vertebra]):
     """Dark, mottled gas blobs in front of the spine (some over the bodies); aortic calcification."""
     rows, cols = mu.shape
     front = min(v.cx - v.depth / 2 for v in spine[:8])
-    for _ in range(int(rng.integers(3, 9))):
+    for _ in range(int(rng.integers(4, 12))):
         ry, rx = rng.uniform(8, 26, size=2)
         cy = rng.uniform(spine[1].cy, spine[8].cy)
-        cx = front + rng.uniform(-120, 12)
-        y0, y1 = max(0, int((cy - ry) / s)), min(rows, int((cy + ry) / s) + 1)
-        x0, x1 = max(0, int((cx - rx) / s)), min(cols, int((cx + rx) / s) + 1)
+        cx = front + rng.uniform(-100, 30)
+        r = max(ry, rx)                               # the blob turns: its window must hold any angle
+        y0, y1 = max(0, int((cy - r) / s)), min(rows, int((cy + r) / s) + 1)
+        x0, x1 = max(0, int((cx - r) / s)), min(cols, int((cx + r) / s) + 1)
         if y1 <= y0 or x1 <= x0:
             continue
         yy = ((np.arange(y0, y1, dtype=np.float32) + 0.5) * s)[:, None]
         xx = ((np.arange(x0, x1, dtype=np.float32) + 0.5) * s)[None, :]
         blob = soft_ellipse(yy, xx, cy, cx, ry, rx, rng.uniform(0, np.pi))
-        mottle = 0.55 + 0.45 * np.clip(smooth_noise(rng, blob.shape, 3.0 / s), -1, 1)
-        mu[y0:y1, x0:x1] -= rng.uniform(0.15, 0.4) * blob * mottle
+        mottle = 0.55 + 0.45 * np.clip(smooth_noise(rng, blob.shape, 4.0 / s, smooth=1.0), -1, 1)
+        mu[y0:y1, x0:x1] -= rng.uniform(0.08, 0.45) * blob * mottle
     for vb in spine[3:8]:
         if rng.random() < 0.35:
             cy, cx = vb.cy + rng.uniform(-10, 10), vb.cx - vb.depth / 2 - rng.uniform(6, 14)

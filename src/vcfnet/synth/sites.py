@@ -15,27 +15,34 @@ from vcfnet.labels import CLASSES
 
 @dataclass(frozen=True)
 class SiteProfile:
-    """How one site acquires and stores a lateral lumbar radiograph."""
+    """How one site acquires, processes and stores a lateral lumbar radiograph."""
     site: str                     # "site1"
     number: int                   # 1; file names start with "s<number>-"
     modality: str                 # "DX" or "CR"
     manufacturer: str
     model: str
     institution: str
-    spacing_mm: float             # pixel spacing at resolution 1.0
+    spacing_mm: float             # detector pixel spacing at resolution 1.0 (DR: 0.14-0.2 mm)
     fov_mm: tuple[float, float]   # field of view (height, width) in mm
     bits_stored: int
     bits_allocated: int
     photometric: str              # "MONOCHROME1" (high stored value = dark) or "MONOCHROME2"
     rescale: tuple[float, float]  # (slope, intercept) of the Modality LUT
-    bone_gain: float              # bone contrast against soft tissue (lower at higher kVp)
-    gamma: float                  # display tone curve exponent
-    noise: float                  # quantum noise, log units, at reference attenuation
-    blur_mm: float                # detector + focal spot blur (Gaussian sigma)
-    edge_enhance: float           # unsharp-mask gain of the vendor's processing
-    range_compression: float      # how much of the broad (25 mm) brightness the processing removes
-    anterior_left: bool           # patient faces left (anterior on the image's left side)
     kvp: float
+    anterior_left: bool           # patient faces left (anterior on the image's left side)
+    # image formation (``vcfnet.synth.imaging.acquire``)
+    bone_gain: float              # bone attenuation against soft tissue (lower at higher kVp)
+    scatter: float                # scatter-to-primary ratio reaching the detector (grid quality)
+    heel: float                   # heel effect: fractional intensity drop from cathode to anode end
+    quanta: float                 # effective photons per mm^2 behind the spine (dose x DQE)
+    electronic: float             # detector read-out noise, fraction of the signal behind the spine
+    blur_mm: float                # detector + focal spot blur (Gaussian sigma, mm): the MTF
+    # the vendor's processing
+    detail: float                 # fine-detail gain of the multi-scale processing (0.5 mm kernel)
+    edge_enhance: float           # unsharp-mask gain (2.5 mm kernel)
+    range_compression: float      # share of the broad (20 mm) brightness removed (dynamic range compression)
+    contrast: float               # display contrast: log-exposure range the window spans, relative
+    gamma: float                  # tone curve exponent
 
     def shape(self, resolution: float = 1.0) -> tuple[int, int]:
         """Image (rows, columns) at ``resolution`` (1.0 = the site's detector, 0.5 = half)."""
@@ -46,19 +53,34 @@ class SiteProfile:
         return self.spacing_mm / resolution
 
 
+def _site(site: str, number: int, modality: str, manufacturer: str, model: str, institution: str, *,
+          spacing: float, fov: tuple[float, float], bits: int, allocated: int, photometric: str,
+          rescale: tuple[float, float], kvp: float, anterior_left: bool, **imaging: float) -> SiteProfile:
+    return SiteProfile(site, number, modality, manufacturer, model, institution, spacing, fov, bits, allocated,
+                       photometric, rescale, kvp, anterior_left, **imaging)
+
+
 SITES: dict[str, SiteProfile] = {p.site: p for p in (
-    SiteProfile("site1", 1, "DX", "Synthetica Imaging", "SynthDR 4000", "Synthetic General Hospital 1",
-                0.42, (350.0, 290.0), 12, 16, "MONOCHROME2", (1.0, 0.0), 1.00, 1.00, 0.018, 0.35, 0.6, 0.45,
-                True, 85),
-    SiteProfile("site2", 2, "CR", "Virtual Radiology", "VR-CR 200", "Synthetic University Hospital 2",
-                0.50, (360.0, 300.0), 10, 16, "MONOCHROME1", (2.0, -512.0), 0.90, 1.25, 0.030, 0.60, 0.2, 0.20,
-                True, 90),
-    SiteProfile("site3", 3, "DX", "Imaginary Medical", "IM-DR Flex", "Synthetic County Hospital 3",
-                0.38, (340.0, 280.0), 14, 16, "MONOCHROME2", (1.0, 0.0), 1.10, 0.85, 0.012, 0.25, 1.0, 0.55,
-                False, 80),
-    SiteProfile("site4", 4, "DX", "Phantom Healthcare", "PH-Digital 8", "Synthetic Regional Hospital 4",
-                0.46, (370.0, 300.0), 8, 8, "MONOCHROME1", (1.0, 0.0), 1.20, 1.10, 0.025, 0.45, 0.4, 0.35,
-                True, 77),
+    _site("site1", 1, "DX", "Synthetica Imaging", "SynthDR 4000", "Synthetic General Hospital 1",
+          spacing=0.148, fov=(350.0, 290.0), bits=12, allocated=16, photometric="MONOCHROME2",
+          rescale=(1.0, 0.0), kvp=85, anterior_left=True, bone_gain=1.0, scatter=1.2, heel=0.18,
+          quanta=500000.0, electronic=0.0025, blur_mm=0.25, detail=1.0, edge_enhance=0.25, range_compression=0.75,
+          contrast=1.0, gamma=1.0),
+    _site("site2", 2, "CR", "Virtual Radiology", "VR-CR 200", "Synthetic University Hospital 2",
+          spacing=0.175, fov=(360.0, 300.0), bits=10, allocated=16, photometric="MONOCHROME1",
+          rescale=(2.0, -512.0), kvp=90, anterior_left=True, bone_gain=0.9, scatter=1.8, heel=0.22,
+          quanta=130000.0, electronic=0.0035, blur_mm=0.28, detail=0.4, edge_enhance=0.15, range_compression=0.6,
+          contrast=1.45, gamma=1.2),
+    _site("site3", 3, "DX", "Imaginary Medical", "IM-DR Flex", "Synthetic County Hospital 3",
+          spacing=0.139, fov=(340.0, 280.0), bits=14, allocated=16, photometric="MONOCHROME2",
+          rescale=(1.0, 0.0), kvp=80, anterior_left=False, bone_gain=1.1, scatter=1.0, heel=0.15,
+          quanta=450000.0, electronic=0.0025, blur_mm=0.13, detail=0.4, edge_enhance=0.45, range_compression=0.85,
+          contrast=0.75, gamma=0.9),
+    _site("site4", 4, "DX", "Phantom Healthcare", "PH-Digital 8", "Synthetic Regional Hospital 4",
+          spacing=0.16, fov=(370.0, 300.0), bits=8, allocated=8, photometric="MONOCHROME1",
+          rescale=(1.0, 0.0), kvp=77, anterior_left=True, bone_gain=1.2, scatter=1.4, heel=0.2,
+          quanta=360000.0, electronic=0.002, blur_mm=0.2, detail=0.4, edge_enhance=0.25, range_compression=0.7,
+          contrast=1.3, gamma=1.05),
 )}
 
 

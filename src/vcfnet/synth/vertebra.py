@@ -17,7 +17,11 @@ import numpy as np
 from vcfnet.synth.imaging import blur, sample, smooth_noise, soft_ellipse
 from vcfnet.synth.signs import Signs
 
-TEX_MM = 0.3   # cell of the trabecular texture grid
+TEX_MM = 0.3        # cell of the trabecular texture grid
+BONE = 0.32         # attenuation (log units) of the body's bone at unit density, at bone_gain 1
+TEXTURE = 0.35      # trabecular texture: relative modulation of the trabecular attenuation
+TEX_SIGMA = (4.0, 1.0)   # its grain (cells, rows x columns): vertical trabeculae
+UNSHARP_MM = 1.6    # blur of the body's outline from its curvature across the beam (sigma, mm)
 
 
 @dataclass
@@ -77,8 +81,10 @@ def render_vertebra(mu: np.ndarray, rng: np.random.Generator, vb: Vertebra, spac
     if patch is None:
         return None
     (y0, y1, x0, x1), u, v = patch
-    body, mask = _body(rng, vb, u, v, spacing, bank)
-    mu[y0:y1, x0:x1] += gain * body
+    body, trabeculae, mask = _body(rng, vb, u, v, spacing, bank)
+    # the endplates and walls are not one curve across the body's width (anatomical unsharpness);
+    # the trabecular texture stays as fine as the bone makes it
+    mu[y0:y1, x0:x1] += (gain * BONE) * (blur(body, UNSHARP_MM / spacing) + trabeculae)
     rows = np.flatnonzero(mask.max(axis=1) > 0.5)
     cols = np.flatnonzero(mask.max(axis=0) > 0.5)
     if not len(rows) or not len(cols):
@@ -127,6 +133,10 @@ def _outline(rng: np.random.Generator, vb: Vertebra, u: np.ndarray, v: np.ndarra
     dome = 4 * a * (1 - a)
     top = -H / 2 - vb.excess * (1 - a) / 2 + 0.8 * dome
     bot = H / 2 + vb.excess * (1 - a) / 2 - 0.9 * dome
+    # no endplate is a smooth curve: a gentle waviness of a few tenths of a millimetre
+    knots = np.linspace(0, 1, 9)
+    top = top + np.interp(a, knots, rng.normal(0, 0.3, 9)).astype(np.float32)
+    bot = bot + np.interp(a, knots, rng.normal(0, 0.3, 9)).astype(np.float32)
     front_shift = np.zeros_like(v)
     bulge = 0.0
     if sg is not None:
@@ -160,17 +170,18 @@ def _body(rng: np.random.Generator, vb: Vertebra, u: np.ndarray, v: np.ndarray, 
     d = np.where(corner, r - np.hypot(r - np.minimum(du, r), r - np.minimum(dv, r)), np.minimum(du, dv))
     mask = _edge(d, s)
     scl = sg.sclerosis if sg else 0.0
-    t_end = 0.7 + 1.8 * scl
+    t_end = 0.45 + 1.4 * scl
     end_top, end_bot = _edge(t_end - dt, s), _edge(t_end - db, s)
     if sg is not None:
         gap = sg.step * np.exp(-(((a - sg.break_pos) * vb.depth) / 1.6) ** 2)
         end_top = end_top * (1 - 0.9 * gap)
-    walls = _edge(0.7 - du, s)
+    walls = _edge(0.4 - du, s)
     tex, holes, dense = _textures(rng, vb, u, v, bank)
     # a body is a rounded cylinder seen from the side: less trabecular path near the walls
     ru = np.clip(2 * u / vb.depth, -1, 1)
-    trab = vb.density * (1 + 0.28 * tex) * (0.55 + 0.45 * np.sqrt(1 - ru * ru))
-    cortex = 0.42 * (1 + 0.9 * scl) * np.maximum(end_top, end_bot) + 0.28 * walls
+    path = vb.density * (0.35 + 0.4 * np.sqrt(1 - ru * ru))
+    trab = path
+    cortex = 0.6 * (1 + 0.8 * scl) * np.maximum(end_top, end_bot) + 0.12 * walls
     cortex += _double_contour(vb, a, top, bot, v)
     if sg is not None:
         trab = trab * (1 - 0.2 * sg.lysis - 0.7 * sg.lysis * holes) + 0.35 * sg.blastic * dense
@@ -179,8 +190,11 @@ def _body(rng: np.random.Generator, vb: Vertebra, u: np.ndarray, v: np.ndarray, 
                                     + 0.3 * sg.impaction * np.exp(-((dt - 3.0) / 1.0) ** 2))
         cortex = cortex * (1 - sg.cortical_loss * np.clip(1.5 * holes + 0.6 * (u > vb.depth / 4), 0, 1))
     body = mask * (trab + cortex)
+    trabeculae = (mask * TEXTURE) * path * tex
+    if sg is not None:
+        trabeculae = trabeculae * (1 - 0.5 * sg.lysis)
     body += _osteophytes(vb, u, v, top, bot, s)
-    return body.astype(np.float32), mask
+    return body.astype(np.float32), trabeculae.astype(np.float32), mask
 
 
 def texture_bank(rng: np.random.Generator) -> np.ndarray:
@@ -189,9 +203,9 @@ def texture_bank(rng: np.random.Generator) -> np.ndarray:
     Vertebrae read it at random offsets, so one filtering pass serves the whole spine.
     """
     shape = (int(90 / TEX_MM), int(110 / TEX_MM))
-    fine = blur(rng.standard_normal(shape, dtype=np.float32), (4.5, 1.4))
+    fine = blur(rng.standard_normal(shape, dtype=np.float32), TEX_SIGMA)
     fine /= fine.std() + 1e-6
-    return 0.9 * fine + 0.2 * smooth_noise(rng, shape, 4.0 / TEX_MM)
+    return 0.8 * fine + 0.45 * smooth_noise(rng, shape, 4.0 / TEX_MM)
 
 
 def _textures(rng: np.random.Generator, vb: Vertebra, u: np.ndarray, v: np.ndarray, bank: np.ndarray):

@@ -23,14 +23,15 @@ CR_STORAGE = "1.2.840.10008.5.1.4.1.1.1"       # Computed Radiography Image Stor
 def to_stored(image: np.ndarray, site: SiteProfile) -> tuple[np.ndarray, float, float]:
     """Bone-bright [0, 1] image -> (stored integers, window centre, window width) of ``site``.
 
-    The window is in Modality LUT (rescaled) units and spans the 0.5-99.5 % range of the image.
+    The window is in Modality LUT (rescaled) units and spans the whole stored range: the site's
+    processing has already set the tone curve (``For Presentation``), so a reader must show it as it is.
     """
     top = (1 << site.bits_stored) - 1
     value = np.rint(np.clip(image, 0.0, 1.0) * top)
     stored = top - value if site.photometric == "MONOCHROME1" else value
     stored = stored.astype(np.uint8 if site.bits_allocated == 8 else np.uint16)
     slope, intercept = site.rescale
-    lo, hi = np.percentile(stored[::4, ::4], [0.5, 99.5]) * slope + intercept
+    lo, hi = np.array([0.0, top], dtype=np.float64) * slope + intercept
     return stored, float(round((lo + hi) / 2)), float(max(round(hi - lo), 2))
 
 
