@@ -1,8 +1,10 @@
 """``vcfnet readers`` end to end at toy size: create from a synthetic study (its synth folder as the
-source), add readers, status, export (the reads table the analysis reads), verify; create resumes."""
+source), killed and resumed, add readers, status, export (the reads table the analysis reads), verify."""
 from __future__ import annotations
 
 import json
+import os
+import re
 
 import pandas as pd
 
@@ -16,9 +18,15 @@ def test_create_add_status_export_verify(toy_study, tmp_path):
     rs = tmp_path / "rs"
     n = int(load_table(study)["collaboration"].sum())
     assert n >= 5
-    out = cli("readers", "create", str(rs), "--study", str(study), "--source", str(syn), "--checkpoint",
-              str(checkpoint), "--design", "crossover", "--washout", "14", "--seed", "11").stdout
-    assert f"{n} cases ({n} prepared, 0 reused)" in out and "manager token: vcfnet_" in out
+    args = ["readers", "create", str(rs), "--study", str(study), "--source", str(syn), "--checkpoint",
+            str(checkpoint), "--design", "crossover", "--washout", "14", "--seed", "11"]
+    # killed after its second radiograph: the media made so far stay, no study is recorded before they are all there
+    killed = cli(*args, check=False, env={**os.environ, "VCFNET_TEST_KILL_AT": "readers-media@2"})
+    assert killed.returncode in (-9, 137)
+    made = sum(bool(re.fullmatch(r"case-[0-9a-f]{20}\.json", p.name)) for p in (rs / "media").iterdir())
+    assert 1 <= made < n and not (rs / "readers.sqlite3").exists() and not list((rs / "media").glob(".*.tmp"))
+    out = cli(*args).stdout
+    assert f"{n} cases ({n - made} prepared, {made} reused)" in out and "manager token: vcfnet_" in out
     media = sorted(p.name for p in (rs / "media").iterdir())
     assert sum(n.endswith("-aided.json") for n in media) == n and any(n.startswith("img-") for n in media)
     aided = json.loads(next((rs / "media").glob("*-aided.json")).read_text())
@@ -26,8 +34,7 @@ def test_create_add_status_export_verify(toy_study, tmp_path):
     tokens = json.loads((rs / "tokens.json").read_text())["tokens"]
     assert [t["name"] for t in tokens] == ["@manager"] and "vcfnet_" not in (rs / "tokens.json").read_text()
 
-    again = cli("readers", "create", str(rs), "--study", str(study), "--source", str(syn), "--checkpoint",
-                str(checkpoint), "--design", "crossover", "--washout", "14", "--seed", "11").stdout
+    again = cli(*args).stdout
     assert f"(0 prepared, {n} reused)" in again and "vcfnet_" not in again
 
     link = cli("readers", "add-reader", str(rs), "r1", "--name", "Dr Ada Example", "--tier", "expert",
@@ -43,6 +50,7 @@ def test_create_add_status_export_verify(toy_study, tmp_path):
     cli("readers", "export", str(rs), str(tmp_path / "export"))
     reads = read_reads_csv(tmp_path / "export" / "reads.csv")
     assert list(reads.columns) == list(COLUMNS) and reads.empty
+    assert (tmp_path / "export" / "reads-detail.csv").is_file()
     orders = pd.read_csv(tmp_path / "export" / "orders.csv")
     assert len(orders) == 2 * 2 * n and orders.groupby(["reader", "session"])["seed"].nunique().eq(1).all()
     design = json.loads((tmp_path / "export" / "design.json").read_text())
@@ -59,3 +67,4 @@ def test_create_refuses_a_study_without_its_sources(toy_study, tmp_path):
                str(syn / "site1-development"), "--checkpoint", str(checkpoint), check=False)
     assert proc.returncode == 2 and "were not found in the --source folders" in proc.stderr
     assert "Traceback" not in proc.stderr
+

@@ -19,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Float,
     Integer,
@@ -60,7 +61,7 @@ orders = Table(
     Column("session", String(16), nullable=False),
     Column("position", Integer, nullable=False),
     Column("roi_id", String(200), nullable=False),
-    Column("seed", Integer, nullable=True),
+    Column("seed", BigInteger, nullable=True),
     PrimaryKeyConstraint("reader", "session", "position"),
     UniqueConstraint("reader", "session", "roi_id"),
 )
@@ -88,7 +89,7 @@ reads = Table(
     Column("position", Integer, nullable=True),
     Column("seconds", Float, nullable=True),
     Column("client_seconds", Float, nullable=True),
-    Column("seed", Integer, nullable=True),
+    Column("seed", BigInteger, nullable=True),
     Column("submitted_at", String(32), nullable=False),
     Column("simulated", Integer, nullable=False),
     Column("origin", String(16), nullable=False),          # app | import | correction

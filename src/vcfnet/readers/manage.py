@@ -22,7 +22,7 @@ import pandas as pd
 
 from vcfnet.errors import VcfnetError
 from vcfnet.fileio import atomic_open, file_sha256, write_json
-from vcfnet.readers.db import sqlite_url
+from vcfnet.readers.db import READ_FIELDS, sqlite_url
 from vcfnet.readers.design import Design, Reader, iso
 from vcfnet.readers.reads import SESSIONS, read_reads_csv, reads_csv
 from vcfnet.readers.store import MANAGER, ReaderStore
@@ -88,7 +88,7 @@ def create_study(root: str | Path, study_dir: str | Path, sources: Sequence[str 
     """Prepare the media and record the study; re-running with the same arguments finishes an interrupted
     create (the media already made are reused). Returns a summary; ``token`` is the manager's, new only once."""
     from vcfnet.predict import Predictor
-    from vcfnet.readers.media import media_key, prepare_media, source_files
+    from vcfnet.readers.media import check_sources, media_key, prepare_media, source_files
     from vcfnet.service.diagnose import limits_text, model_info
     from vcfnet.study.layout import StudyLayout
     from vcfnet.study.schema import table_sha256
@@ -99,8 +99,10 @@ def create_study(root: str | Path, study_dir: str | Path, sources: Sequence[str 
     existing = _existing(store)
     if existing is not None and existing["study"]["cases_sha256"] != _cases_digest(table):
         raise VcfnetError(f"{root}: holds a reader study of other cases; choose a new folder")
+    files = source_files(study_dir, sources)
+    check_sources(table, files)                # before the model loads: a missing folder is a quick error
     predictor = Predictor(checkpoint)
-    counts = prepare_media(root, table, source_files(study_dir, sources), predictor, progress)
+    counts = prepare_media(root, table, files, predictor, progress)
     study = {"study_dir": str(Path(study_dir).resolve()), "study_sha256": table_sha256(StudyLayout(study_dir).study_table),
              "cases": cases, "limit": limit, "n_cases": len(table), "cases_sha256": _cases_digest(table)}
     model = {**model_info(predictor.card), "weights_sha256": predictor.card.get("weights_sha256"),
@@ -171,8 +173,10 @@ def status_rows(store: ReaderStore, now: _dt.datetime) -> list[dict]:
 
 
 def export_study(store: ReaderStore, out: str | Path) -> dict[str, Path]:
-    """``reads.csv`` (the reads table), ``orders.csv``, ``readers.csv`` (names: the manager's) and ``design.json``
-    (design, case list rule, model hash, the audit head), each written atomically."""
+    """``reads.csv`` (the reads table: the latest version of each read), ``reads-detail.csv`` (every version as
+    stored: origin app/import/correction, the reason of a correction, the client-measured seconds, its event),
+    ``orders.csv``, ``readers.csv`` (names: the manager's) and ``design.json`` (design, case list rule, model
+    hash, the audit head), each written atomically, after the record passes ``verify``."""
     from vcfnet.readers.verify import verify_store
 
     out = Path(out)
@@ -180,9 +184,11 @@ def export_study(store: ReaderStore, out: str | Path) -> dict[str, Path]:
     problems, head = verify_store(store)
     if problems:
         raise VcfnetError("the record fails verification; not exported:\n  " + "\n  ".join(problems[:20]))
-    paths = {name: out / name for name in ("reads.csv", "orders.csv", "readers.csv", "design.json")}
+    paths = {name: out / name for name in ("reads.csv", "reads-detail.csv", "orders.csv", "readers.csv", "design.json")}
     with atomic_open(paths["reads.csv"], "wb") as fh:
         fh.write(reads_csv(store.reads_table()))
+    with atomic_open(paths["reads-detail.csv"], "w", encoding="utf-8") as fh:    # every version, corrections too
+        pd.DataFrame(store.all_reads(), columns=["id", *READ_FIELDS]).to_csv(fh, index=False)
     with atomic_open(paths["orders.csv"], "w", encoding="utf-8") as fh:
         store.orders_table().to_csv(fh, index=False)
     readers = pd.DataFrame(store.readers(), columns=["reader", "name", "tier", "years", "simulated", "created_at"])

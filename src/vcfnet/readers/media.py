@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from vcfnet.errors import VcfnetError
-from vcfnet.fileio import atomic_open, file_sha256, write_json
+from vcfnet.fileio import atomic_open, file_sha256, kill_point, write_json
 
 log = logging.getLogger(__name__)
 MAX_MEGAPIXELS = 100.0
@@ -65,16 +65,21 @@ def expand_sources(sources: Sequence[str | Path]) -> list[Path]:
     return out
 
 
-def prepare_media(root: Path, table: pd.DataFrame, files: dict[str, Path], predictor,
-                  progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
-    """Write the media of every case of ``table`` (Study rows) under ``root/media``; counts made/reused."""
-    media = root / "media"
-    media.mkdir(parents=True, exist_ok=True)
+def check_sources(table: pd.DataFrame, files: dict[str, Path]) -> None:
+    """A clear error when a radiograph of the case list is in none of the source folders."""
     missing = sorted(set(table["image"]) - set(files))
     if missing:
         sources = sorted({m.split("/", 1)[0] for m in missing})
         raise VcfnetError(f"the files of {len(missing)} radiograph(s) were not found in the --source folders "
                           f"(study sources {', '.join(sources)}); pass the folders given to `vcfnet ingest`")
+
+
+def prepare_media(root: Path, table: pd.DataFrame, files: dict[str, Path], predictor,
+                  progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
+    """Write the media of every case of ``table`` (Study rows) under ``root/media``; counts made/reused."""
+    check_sources(table, files)
+    media = root / "media"
+    media.mkdir(parents=True, exist_ok=True)
     weights = str(predictor.card.get("weights_sha256", ""))
     made = reused = done = 0
     for image, rows in table.groupby("image", sort=False):
@@ -92,6 +97,7 @@ def prepare_media(root: Path, table: pd.DataFrame, files: dict[str, Path], predi
         if todo:
             _prepare_image(media, str(image), path, todo, predictor)
             made += len(todo)
+            kill_point("readers-media")
         done += len(rows)
         if progress:
             progress(done, len(table))

@@ -53,6 +53,9 @@ class ReaderStore:
         for attempt in range(attempts):
             try:
                 with self.engine.begin() as conn:
+                    # every writer queues on the chain's head first (FOR UPDATE; on SQLite BEGIN IMMEDIATE has
+                    # already taken the file), so the checks in fn() see every answer committed before it
+                    conn.execute(select(db.meta.c.value).where(db.meta.c.key == "head").with_for_update())
                     return fn(conn)
             except (OperationalError, IntegrityError) as exc:
                 transient = "locked" in str(exc).lower() or "busy" in str(exc).lower() or \
