@@ -19,14 +19,19 @@ import vcfnet.stats.mrmc as mrmc_module
 from vcfnet.stats import UndefinedMetricWarning, mrmc_or
 
 
-@pytest.fixture(scope="module")
-def vandyke(shared_data) -> pd.DataFrame:
+def load_vandyke(shared_data) -> pd.DataFrame:
+    """The Van Dyke table; skip when absent (fail under CI=true, as every real-data test)."""
     path = shared_data / "mrmc" / "VanDyke_RocData.csv"
     if not path.exists():
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"real test data missing under CI: {path}")
         pytest.skip(f"real test data not present: {path}")
     return pd.read_csv(path)
+
+
+@pytest.fixture(scope="module")
+def vandyke(shared_data) -> pd.DataFrame:
+    return load_vandyke(shared_data)
 
 
 def _vd(vandyke, **kw):

@@ -10,8 +10,12 @@ dataclass results out (each with ``to_dict()``, JSON-ready with NaN as ``None``)
 * Calibration (:mod:`vcfnet.stats.calibration`): :func:`brier_score`,
   :func:`expected_calibration_error`, :func:`reliability_curve`, :func:`fit_temperature`,
   :func:`apply_temperature`.
-* MRMC reader studies (:mod:`vcfnet.stats.mrmc`): :func:`mrmc_or` (Obuchowski-Rockette-Hillis, jackknife or
-  DeLong covariances, patient-clustered with ``cluster``), :func:`prepare_ratings`; see docs/MRMC.md.
+* MRMC reader studies (:mod:`vcfnet.stats.mrmc`, :mod:`~vcfnet.stats.dbm`, :mod:`~vcfnet.stats.mrmc_model`,
+  :mod:`~vcfnet.stats.mrmc_plan`): :func:`mrmc_or` (Obuchowski-Rockette-Hillis, jackknife or DeLong
+  covariances, patient-clustered with ``cluster``), :func:`mrmc_dbm` (Dorfman-Berbaum-Metz),
+  :func:`model_vs_readers` (the model as a fixed reader vs the readers' mean), :func:`mrmc_power` /
+  :func:`mrmc_sample_size` (Hillis et al. 2011); :func:`prepare_ratings` checks the ratings table.
+  See docs/MRMC.md.
 
 Degenerate input (one class only, no cases, constant scores) warns with
 :class:`UndefinedMetricWarning` and gives NaN; malformed input raises ``ValueError``. This package
@@ -32,15 +36,19 @@ from vcfnet.stats.classification import (
                                       classification_metrics,
                                       confusion_matrix,
 )
+from vcfnet.stats.dbm import DBMResult, DBMSingle, mrmc_dbm
 from vcfnet.stats.mrmc import FixedFactorTest, MRMCData, ORResult, SingleModality, mrmc_or, prepare_ratings
+from vcfnet.stats.mrmc_model import ModelVsReadersResult, model_vs_readers
+from vcfnet.stats.mrmc_plan import PowerResult, SampleSizeResult, mrmc_power, mrmc_sample_size
 from vcfnet.stats.proportions import McNemarResult, ProportionResult, mcnemar_test, proportion_ci
 from vcfnet.stats.roc import AUCResult, DeLongTestResult, delong_test, roc_auc, roc_auc_ci, roc_curve
 
 __all__ = [
-    "AUCResult", "ClassMetrics", "DeLongTestResult", "FixedFactorTest", "MRMCData", "MacroAverages", "McNemarResult",
-    "MulticlassReport", "ORResult", "ProportionResult", "SingleModality", "UndefinedMetricWarning",
+    "AUCResult", "ClassMetrics", "DBMResult", "DBMSingle", "DeLongTestResult", "FixedFactorTest", "MRMCData",
+    "MacroAverages", "McNemarResult", "ModelVsReadersResult", "MulticlassReport", "ORResult", "PowerResult",
+    "ProportionResult", "SampleSizeResult", "SingleModality", "UndefinedMetricWarning",
     "apply_temperature", "brier_score", "classification_metrics", "confusion_matrix", "delong_test",
-    "expected_calibration_error", "fit_temperature", "mcnemar_test", "mrmc_or", "prepare_ratings", "proportion_ci",
-    "reliability_curve",
+    "expected_calibration_error", "fit_temperature", "mcnemar_test", "model_vs_readers", "mrmc_dbm", "mrmc_or",
+    "mrmc_power", "mrmc_sample_size", "prepare_ratings", "proportion_ci", "reliability_curve",
     "roc_auc", "roc_auc_ci", "roc_curve",
 ]

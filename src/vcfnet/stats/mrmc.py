@@ -392,9 +392,13 @@ class ORResult(ResultMixin):
     alpha: float = 0.05
 
     def components(self) -> dict[str, float]:
-        """The OR variance components a power calculation needs (:func:`vcfnet.stats.mrmc_power`)."""
+        """The OR components a power calculation needs (:func:`vcfnet.stats.mrmc_power`).
+
+        ``n_cases_pilot`` is the number of independent units the covariances were estimated from:
+        ``n_clusters`` (patients when ``cluster`` was given, else cases).
+        """
         return dict(var_r=self.var_r, var_tr=self.var_tr, var_error=self.var_error,
-                    cov1=self.cov1, cov2=self.cov2, cov3=self.cov3, n_cases=self.n_cases)
+                    cov1=self.cov1, cov2=self.cov2, cov3=self.cov3, n_cases_pilot=self.n_clusters)
 
 
 def _cov_summary(cov: np.ndarray, t: int, r: int) -> tuple[float, float, float, float]:
