@@ -195,10 +195,10 @@ def test_power_is_alpha_at_zero_effect(analysis):
     assert mrmc_power(5, 100, 0.0, analysis=analysis, **VANDYKE).power == pytest.approx(0.05, abs=1e-12)
 
 
-@pytest.mark.parametrize("name", ["dbm", "mrmc_model", "mrmc_plan"])
+@pytest.mark.parametrize("name", ["mrmc_foms", "dbm", "mrmc_model", "mrmc_plan"])
 def test_docstring_examples(name):
     module = importlib.import_module(f"vcfnet.stats.{name}")
     with warnings.catch_warnings():
         warnings.simplefilter("error", UndefinedMetricWarning)
         result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted >= 2 and result.failed == 0
+    assert result.attempted >= 1 and result.failed == 0

@@ -10,8 +10,8 @@ dataclass results out (each with ``to_dict()``, JSON-ready with NaN as ``None``)
 * Calibration (:mod:`vcfnet.stats.calibration`): :func:`brier_score`,
   :func:`expected_calibration_error`, :func:`reliability_curve`, :func:`fit_temperature`,
   :func:`apply_temperature`.
-* MRMC reader studies (:mod:`vcfnet.stats.mrmc`, :mod:`~vcfnet.stats.dbm`, :mod:`~vcfnet.stats.mrmc_model`,
-  :mod:`~vcfnet.stats.mrmc_plan`): :func:`mrmc_or` (Obuchowski-Rockette-Hillis, jackknife or DeLong
+* MRMC reader studies (:mod:`vcfnet.stats.mrmc`, :mod:`~vcfnet.stats.mrmc_foms`, :mod:`~vcfnet.stats.dbm`,
+  :mod:`~vcfnet.stats.mrmc_model`, :mod:`~vcfnet.stats.mrmc_plan`): :func:`mrmc_or` (Obuchowski-Rockette-Hillis, jackknife or DeLong
   covariances, patient-clustered with ``cluster``), :func:`mrmc_dbm` (Dorfman-Berbaum-Metz),
   :func:`model_vs_readers` (the model as a fixed reader vs the readers' mean), :func:`mrmc_power` /
   :func:`mrmc_sample_size` (Hillis et al. 2011); :func:`prepare_ratings` checks the ratings table.
@@ -37,7 +37,8 @@ from vcfnet.stats.classification import (
                                       confusion_matrix,
 )
 from vcfnet.stats.dbm import DBMResult, DBMSingle, mrmc_dbm
-from vcfnet.stats.mrmc import FixedFactorTest, MRMCData, ORResult, SingleModality, mrmc_or, prepare_ratings
+from vcfnet.stats.mrmc import FixedFactorTest, ORResult, SingleModality, mrmc_or
+from vcfnet.stats.mrmc_foms import MRMCData, prepare_ratings
 from vcfnet.stats.mrmc_model import ModelVsReadersResult, model_vs_readers
 from vcfnet.stats.mrmc_plan import PowerResult, SampleSizeResult, mrmc_power, mrmc_sample_size
 from vcfnet.stats.proportions import McNemarResult, ProportionResult, mcnemar_test, proportion_ci

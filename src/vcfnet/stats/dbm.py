@@ -13,16 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from vcfnet.stats._common import ResultMixin, check_alpha, warn_undefined
-from vcfnet.stats.mrmc import (
-    MRMCData,
-    _clip01,
-    _f_sf,
-    _foms,
-    _t_ci,
-    _warn_constant,
-    jackknife_foms,
-    prepare_ratings,
-)
+from vcfnet.stats.mrmc import _clip01, _f_sf, _t_ci
+from vcfnet.stats.mrmc_foms import MRMCData, _foms, _warn_constant, jackknife_foms, prepare_ratings
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from vcfnet.stats._common import ResultMixin, check_alpha, warn_undefined
-from vcfnet.stats.mrmc import (
+from vcfnet.stats.mrmc import _check_covariance, _t_ci
+from vcfnet.stats.mrmc_foms import (
     MRMCData,
-    _check_covariance,
     _foms,
-    _t_ci,
     _warn_constant,
     delong_cov,
     jackknife_cov,
