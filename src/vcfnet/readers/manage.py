@@ -99,6 +99,10 @@ def create_study(root: str | Path, study_dir: str | Path, sources: Sequence[str 
     existing = _existing(store)
     if existing is not None and existing["study"]["cases_sha256"] != _cases_digest(table):
         raise VcfnetError(f"{root}: holds a reader study of other cases; choose a new folder")
+    if existing is not None and (existing["design"]["kind"], float(existing["design"]["washout_days"])) != \
+            (design.kind, float(design.washout_days)):
+        raise VcfnetError(f"{root}: holds a {existing['design']['kind']} reader study (washout "
+                          f"{existing['design']['washout_days']:g} days); its design is fixed once created")
     files = source_files(study_dir, sources)
     check_sources(table, files)                # before the model loads: a missing folder is a quick error
     predictor = Predictor(checkpoint)
