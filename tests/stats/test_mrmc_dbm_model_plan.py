@@ -57,6 +57,8 @@ def test_dbm_equals_or_jackknife(seed, cluster):
         assert d.single[m].df == pytest.approx(o.single[m].df, rel=1e-9)
     # DBM <-> OR components (Hillis et al. 2005): var_r and var_tr agree, and cov2 - cov3 = var_tc / c
     c = o.n_clusters
+    assert d.ms["T"] == pytest.approx(c * o.ms_t, rel=1e-9)
+    assert d.ms["TR"] == pytest.approx(c * o.ms_tr, rel=1e-9)
     assert d.var_r == pytest.approx(o.var_r, rel=1e-9, abs=1e-15)
     assert d.var_tr == pytest.approx(o.var_tr, rel=1e-9, abs=1e-15)
     assert d.var_tc / c == pytest.approx(o.cov2 - o.cov3, rel=1e-9, abs=1e-15)
