@@ -78,3 +78,32 @@ def test_the_cli_prints_the_error_without_traceback(store, tmp_path):
     rows[2]["roi_id"] = "v99"
     proc = cli("readers", "import", str(tmp_path), str(_csv(tmp_path, rows)), check=False)
     assert proc.returncode == 2 and "row 3, field 'roi_id'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_simulated_reads_round_trip_import_status_export(store, tmp_path):
+    """The demo's simulated readers (``vcfnet.readers.simulate``) go in as reads made elsewhere and come out of
+    the export unchanged; status counts them though they follow no order of this study."""
+    from vcfnet.readers.manage import status_rows
+    from vcfnet.readers.reads import reads_csv
+    from vcfnet.readers.simulate import simulate_reads
+
+    cases = pd.DataFrame({"roi_id": [f"v{i}" for i in range(4)], "label": ["acute", "chronic", "pathological", "acute"],
+                          "p_acute": [.7, .2, .1, .5], "p_chronic": [.2, .7, .2, .3], "p_pathological": [.1, .1, .7, .2]})
+    made = simulate_reads(cases, readers_per_tier=1, seed=3)
+    path = tmp_path / "sim.csv"
+    path.write_bytes(reads_csv(made))
+    assert import_csv(store, path, now=T0) == len(made) == 24
+    rows = {r["reader"]: r for r in status_rows(store, T0)}
+    assert rows["sim-expert-1"]["unaided"] == rows["sim-expert-1"]["aided"] == 4 and rows["sim-expert-1"]["simulated"] == 1
+    assert rows["sim-expert-1"]["next"] == "imported reads (no link)" and rows["r1"]["next"] == "unaided case 1"
+    key = ["reader", "session", "roi_id"]
+    out = store.reads_table().sort_values(key).reset_index(drop=True)
+    made = made.sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(out, made)
+
+
+def test_imported_reads_of_an_app_reader_count_as_read(store, tmp_path):
+    rows = [r for r in _rows(4, reader="r1") if r["session"] == "unaided"]     # no submitted_at in the file
+    import_csv(store, _csv(tmp_path, rows), now=T0)
+    task = store.task("r1", T0)                   # washout 0: the aided session is open at once
+    assert (task.state, task.session, task.position) == ("read", "aided", 1)

@@ -56,8 +56,14 @@ def create(
     from vcfnet.readers.manage import create_study
 
     chosen = Design(kind=design, washout_days=washout, seed=secrets.randbelow(2 ** 31) if seed is None else seed)
+    shown = [0]
+
+    def progress(i: int, n: int) -> None:     # every 25 cases or so, and at the end
+        if i == n or i - shown[0] >= 25:
+            shown[0] = i
+            typer.echo(f"  media: {i}/{n} cases", err=True)
     done = create_study(folder, study, source, checkpoint, design=chosen, cases=cases, limit=limit, url=db,
-                        now=utcnow(), progress=lambda i, n: None)
+                        now=utcnow(), progress=progress)
     typer.echo(f"{folder}: {done['cases']} cases ({done['made']} prepared, {done['reused']} reused); "
                f"design {chosen.kind}" + (f", washout {washout:g} days" if chosen.kind == "crossover" else ""))
     if done["token"]:
@@ -108,10 +114,11 @@ def status(folder: Path = _DIR, db: Optional[str] = _DB) -> None:
     design = store.design()
     typer.echo(f"design {design.kind}" + (f", washout {design.washout_days:g} days" if design.kind == "crossover" else "")
                + f"; {len(store.cases())} cases; {len(rows)} reader(s)")
+    w = max([len("reader")] + [len(r["reader"]) for r in rows])
     if rows:
-        typer.echo(f"{'reader':<10} {'tier':<10} {'unaided':>8} {'aided':>8}  next")
+        typer.echo(f"{'reader':<{w}}  {'tier':<10} {'unaided':>9} {'aided':>9}  next")
     for r in rows:
-        typer.echo(f"{r['reader']:<10} {r['tier']:<10} {r['unaided']:>4}/{r['cases']:<3} {r['aided']:>4}/{r['cases']:<3}  "
+        typer.echo(f"{r['reader']:<{w}}  {r['tier']:<10} {r['unaided']:>5}/{r['cases']:<3} {r['aided']:>5}/{r['cases']:<3}  "
                    f"{r['next']}" + ("  (simulated)" if r["simulated"] else ""))
 
 

@@ -38,9 +38,18 @@ def _session_secret(state_dir: Path) -> str:
     path = state_dir / "session.key"
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # written whole under a private name, then linked into place: of several workers starting at once,
+        # one link wins and every worker reads the same complete key
+        tmp = state_dir / f".session.key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
     return path.read_text().strip()
 
 

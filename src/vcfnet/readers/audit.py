@@ -77,9 +77,11 @@ def append_event(conn: Connection, kind: str, actor: str, payload: dict, at: str
     return seq
 
 
-def insert_read(conn: Connection, record: dict, kind: str, actor: str, extra: dict | None = None) -> dict:
-    """Append the read's event (its payload holds the whole read), then the row that points at it."""
+def insert_read(conn: Connection, record: dict, kind: str, actor: str, extra: dict | None = None,
+                at: str | None = None) -> dict:
+    """Append the read's event (its payload holds the whole read), then the row that points at it.
+    The event's time is ``at``, else the read's ``submitted_at``."""
     record = {k: record[k] for k in db.READ_FIELDS if k != "event_seq"}
-    seq = append_event(conn, kind, actor, {"read": record, **(extra or {})}, record["submitted_at"])
+    seq = append_event(conn, kind, actor, {"read": record, **(extra or {})}, at or record["submitted_at"])
     conn.execute(insert(db.reads).values(**record, event_seq=seq))
     return {**record, "event_seq": seq}

@@ -58,9 +58,9 @@ def import_rows(conn: Connection, table: pd.DataFrame, *, source: str, sha256: s
         record: dict[str, Any] = {"reader": row["reader"], "session": row["session"], "roi_id": row["roi_id"], "version": 1,
                   "answer": row["answer"], **{c: float(row[c]) for c in CONFIDENCE_COLUMNS},
                   "position": _int(row["position"]), "seconds": _float(row["seconds"]), "client_seconds": None,
-                  "seed": _int(row["seed"]), "submitted_at": str(row["submitted_at"] or at),
+                  "seed": _int(row["seed"]), "submitted_at": str(row["submitted_at"]),   # blank when the file does not say
                   "simulated": int(row["simulated"]), "origin": "import", "reason": None}
-        insert_read(conn, record, "read", "import")
+        insert_read(conn, record, "read", "import", at=at)
     append_event(conn, "import", "manager", {"source_sha256": sha256, "rows": len(table),
                                               "new_readers": sorted(new_readers)}, at)
     return len(table)

@@ -171,6 +171,8 @@ def status_rows(store: ReaderStore, now: _dt.datetime) -> list[dict]:
         task = store.task(r["reader"], now)
         nxt = {"read": f"{task.session} case {task.position}", "done": "finished",
                "wait": f"aided opens {iso(task.opens_at)}" if task.opens_at else "waiting"}[task.state]
+        if not store.has_orders(r["reader"]):
+            nxt = "imported reads (no link)"
         rows.append({"reader": r["reader"], "name": r["name"], "tier": r["tier"], "years": r["years"],
                      "simulated": r["simulated"], **{s: done.get(s, 0) for s in SESSIONS}, "cases": n, "next": nxt})
     return rows

@@ -33,6 +33,7 @@ from vcfnet.readers.reads import CONFIDENCE_COLUMNS, SESSIONS, validate_reads
 
 log = logging.getLogger(__name__)
 MANAGER = "manager"
+_LONG_AGO = _dt.datetime(2000, 1, 1, tzinfo=_dt.timezone.utc)
 
 
 class TurnError(VcfnetError):
@@ -148,8 +149,8 @@ class ReaderStore:
             db.orders, (db.orders.c.reader == db.reads.c.reader) & (db.orders.c.session == db.reads.c.session)
             & (db.orders.c.roi_id == db.reads.c.roi_id)).where(db.reads.c.reader == reader, db.reads.c.version == 1)
         done: dict[str, dict[int, _dt.datetime]] = {s: {} for s in SESSIONS}
-        for session, position, at in conn.execute(q):
-            done[session][int(position)] = parse_iso(at)
+        for session, position, at in conn.execute(q):   # an imported read may not say when: long ago
+            done[session][int(position)] = parse_iso(at) if at else _LONG_AGO
         return done
 
     def task(self, reader: str, now: _dt.datetime) -> Task:
@@ -158,8 +159,15 @@ class ReaderStore:
             return next_task(design, n, self._done(conn, reader), now)
 
     def progress(self, reader: str) -> dict[str, int]:
+        """Locked reads per session (imported ones too, which follow no order of this study)."""
         with self.engine.connect() as conn:
-            return {s: len(v) for s, v in self._done(conn, reader).items()}
+            rows = conn.execute(select(db.reads.c.session).where(db.reads.c.reader == reader,
+                                                                 db.reads.c.version == 1)).scalars().all()
+        return {s: sum(r == s for r in rows) for s in SESSIONS}
+
+    def has_orders(self, reader: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(db.orders.c.reader).where(db.orders.c.reader == reader).limit(1)).first() is not None
 
     def serve(self, reader: str, session: str, position: int, now: _dt.datetime) -> dict:
         """The case at (session, position) if it is the reader's current task; records when it was shown."""

@@ -9,7 +9,7 @@
   const csrf = document.body.dataset.csrf;
   const BOX_COLOR = "#F0E442";
   const st = { task: null, conf: null, answer: null, focus: 0, confirming: false, locked: false, busy: false,
-               shownAt: 0, hiddenMs: 0, hiddenSince: 0, showBox: true };
+               shownAt: 0, hiddenMs: 0, hiddenSince: 0, showBox: true, loading: false };
 
   const syncWL = (ww, wl, invert) => {
     $("ww").value = ww; $("wl").value = wl; $("ww-out").value = Math.round(ww); $("wl-out").value = Math.round(wl);
@@ -190,7 +190,11 @@
     } finally { st.busy = false; st.confirming = false; render(); }
   }
   const guarded = (fn) => async (...a) => { try { await fn(...a); } catch (e) { st.busy = false; setStatus(e.message, true); } };
-  const next = guarded(async () => { if (st.locked || !st.task || st.task.state !== "read") await load(); });
+  const next = guarded(async () => {
+    if (st.loading || !(st.locked || !st.task || st.task.state !== "read")) return;
+    st.loading = true;                 // Enter on the focused Next button and the key handler: one load
+    try { await load(); } finally { st.loading = false; }
+  });
 
   // ---- keyboard: every action ----------------------------------------------------------------------------
   document.addEventListener("keydown", (ev) => {
