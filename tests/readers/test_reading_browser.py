@@ -58,9 +58,9 @@ def _watch(page):
 
 
 def _wait_case(page, session: str, position: int, total: int) -> None:
-    page.wait_for_selector(f"#session-badge:has-text('{session.capitalize()} · case {position} of {total}')",
-                           timeout=30_000)
-    page.wait_for_selector("#placeholder", state="hidden")
+    """Until the case is drawn and takes answers (reading.js sets body[data-open] last)."""
+    page.wait_for_selector(f"body[data-open='{session}:{position}']", state="attached", timeout=30_000)
+    assert page.text_content("#session-badge") == f"{session.capitalize()} · case {position} of {total}"
 
 
 def _lock_with_keys(page, keys: list[str]) -> None:

@@ -103,6 +103,7 @@
   }
   async function load() {
     st.busy = true;
+    delete document.body.dataset.open;     // set again once the case is drawn and answerable
     setStatus("");
     const t = await api("/api/task");
     st.task = t; st.locked = false; st.confirming = false; st.answer = null; st.focus = 0;
@@ -134,6 +135,7 @@
     st.shownAt = performance.now(); st.hiddenMs = 0; st.hiddenSince = document.hidden ? performance.now() : 0;
     st.busy = false;
     render();
+    document.body.dataset.open = `${t.session}:${t.position}`;
   }
   function showModel(m) {
     const card = VcfViewer.el("section", "card model-card");
