@@ -109,6 +109,10 @@ def test_links_sessions_csrf_and_the_other_readers_answers(crossover):
     assert client.get("/manage", follow_redirects=False).headers["location"] == "/manage/login"
     assert "Content-Security-Policy" in client.get("/read").headers
     assert client.post("/logout").status_code == 200 and client.get("/api/task").status_code == 401
+    # stop and resume: the same link, a new session, the same open case
+    _sign_in(client, tokens["r2"])
+    again = client.get("/api/task").json()
+    assert (again["session"], again["position"]) == (task["session"], task["position"])
 
 
 def test_the_manager_sees_progress_names_and_exports_without_truth(crossover, toy_study):

@@ -59,6 +59,24 @@ def test_create_add_status_export_verify(toy_study, tmp_path):
     truth = set(pd.read_csv(study / "study.csv")["label"])
     assert not any(t in (tmp_path / "export" / "orders.csv").read_text() for t in truth)
     assert "intact: 3 events" in cli("readers", "verify", str(rs)).stdout
+    _no_identifiers_in(syn, [rs, tmp_path / "export"])
+
+
+def _no_identifiers_in(syn, folders) -> None:
+    """The synthetic DICOMs carry made-up names, IDs, birth dates and accession numbers: no byte of any file
+    (or file name) of the reader study or its export holds one of them."""
+    import pydicom
+
+    needles = set()
+    for path in sorted(syn.rglob("*.dcm"))[:60]:
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+        needles |= {str(ds.PatientName), str(ds.PatientID), str(ds.PatientBirthDate), str(ds.AccessionNumber)}
+    needles = {n.encode() for n in needles if len(n) >= 4}
+    assert needles
+    for folder in folders:
+        for path in (p for p in folder.rglob("*") if p.is_file()):
+            data = path.read_bytes() + path.name.encode()
+            assert not any(n in data for n in needles), path
 
 
 def test_create_refuses_a_study_without_its_sources(toy_study, tmp_path):
