@@ -122,7 +122,7 @@ def test_the_manager_sees_progress_names_and_exports_without_truth(crossover, to
     client = _client(root, Clock(T0))
     assert client.get("/manage/login?token=vcfnet_x_y").status_code == 401
     page = client.get(f"/manage/login?token={tokens['@manager']}").text
-    assert "Dr R1 Example" in page and "expert" in page
+    assert "Dr R1 Example" in page and "expert" in page and "Intact:" in page
     csv = client.get("/manage/export/reads.csv").text
     truth = pd.read_csv(toy_study[1] / "study.csv").set_index("roi_id")["label"]
     reads = pd.read_csv(pd.io.common.StringIO(csv))
@@ -134,3 +134,20 @@ def test_the_manager_sees_progress_names_and_exports_without_truth(crossover, to
     assert added.status_code == 200 and "/r/vcfnet_" in added.text
     assert client.post("/manage/readers", data={"csrf": "wrong", "reader": "r8", "name": "X",
                                                 "tier": "expert"}).status_code == 403
+
+
+def test_the_manager_page_shows_a_tampered_record(crossover):
+    import sqlite3
+
+    root, tokens = crossover
+    client = _client(root, Clock(T0))
+    client.get(f"/manage/login?token={tokens['@manager']}")
+    with sqlite3.connect(root / "readers.sqlite3") as con:
+        con.execute("UPDATE readers SET years = 30 WHERE reader = 'r2'")
+    try:
+        page = client.get("/manage").text
+        assert "fails verification" in page and "reader &#39;r2&#39; differs in years" in page
+    finally:
+        with sqlite3.connect(root / "readers.sqlite3") as con:
+            con.execute("UPDATE readers SET years = 3.0 WHERE reader = 'r2'")
+    assert "Intact:" in client.get("/manage").text

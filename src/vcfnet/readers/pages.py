@@ -242,9 +242,12 @@ def manage(request: Request):
     session = _session(request)
     if session is None or not session.user.startswith(MANAGER):
         return RedirectResponse("/manage/login", status_code=303)
+    from vcfnet.readers.verify import verify_store
+
     state = _state(request)
+    problems, head = verify_store(state.store)
     return _page(request, "manage.html", rows=status_rows(state.store, state.now()), info=state.info,
-                 cases=len(state.store.cases()))
+                 cases=len(state.store.cases()), problems=problems, head=head)
 
 
 @router.post("/manage/readers", response_class=HTMLResponse)
