@@ -151,3 +151,15 @@ def test_the_manager_page_shows_a_tampered_record(crossover):
         with sqlite3.connect(root / "readers.sqlite3") as con:
             con.execute("UPDATE readers SET years = 3.0 WHERE reader = 'r2'")
     assert "Intact:" in client.get("/manage").text
+
+
+def test_a_new_link_replaces_a_lost_one(crossover):
+    from vcfnet.readers.manage import new_token
+
+    root, tokens = crossover
+    fresh = new_token(root, "r2")
+    client = _client(root, Clock(T0))
+    assert client.get(f"/r/{tokens['r2']}", follow_redirects=False).status_code == 401
+    tokens["r2"] = fresh
+    _sign_in(client, fresh)
+    assert client.get("/api/task").status_code == 200

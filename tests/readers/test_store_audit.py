@@ -149,7 +149,17 @@ def test_changed_orders_or_reader_rows_are_detected(store):
     assert any("reader 'r2' differs in tier" in p for p in problems)
 
 
-def test_the_cli_verify_exits_non_zero_naming_the_event(tmp_path):
+def make_store_reads(folder):
+    from vcfnet.readers.manage import open_store
+
+    store = open_store(folder)
+    try:
+        return store.reads_table()
+    finally:
+        store.close()
+
+
+def test_the_cli_correct_and_verify_exits_non_zero_naming_the_event(tmp_path):
     from conftest import cli
 
     s = make_store(tmp_path)
@@ -157,6 +167,13 @@ def test_the_cli_verify_exits_non_zero_naming_the_event(tmp_path):
     _read_all(s)
     s.close()
     assert "intact: 10 events" in cli("readers", "verify", str(tmp_path)).stdout
+    first = make_store_reads(tmp_path).iloc[0]
+    out = cli("readers", "correct", str(tmp_path), "r1", first["session"], first["roi_id"], "--answer", "chronic",
+              "--confidences", "10,80,10", "--reason", "typed the wrong class").stdout
+    assert "is now version 2 (event 11)" in out
+    fixed = make_store_reads(tmp_path)
+    assert fixed.iloc[0]["answer"] == "chronic" and len(fixed) == 8
+    assert "intact: 11 events" in cli("readers", "verify", str(tmp_path)).stdout
     with sqlite3.connect(tmp_path / "readers.sqlite3") as con:
         seq = con.execute("SELECT event_seq FROM reads WHERE id = 4").fetchone()[0]
         con.execute("UPDATE reads SET p_acute = 60, p_chronic = 30 WHERE id = 4")
