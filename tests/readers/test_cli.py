@@ -31,6 +31,7 @@ def test_create_add_status_export_verify(toy_study, tmp_path):
     assert sum(n.endswith("-aided.json") for n in media) == n and any(n.startswith("img-") for n in media)
     aided = json.loads(next((rs / "media").glob("*-aided.json")).read_text())
     assert set(aided) == {"probabilities", "predicted", "heatmap_png"} and abs(sum(aided["probabilities"].values()) - 1) < 1e-5
+    assert rs.stat().st_mode & 0o077 == 0 and (rs / "tokens.json").stat().st_mode & 0o077 == 0
     tokens = json.loads((rs / "tokens.json").read_text())["tokens"]
     assert [t["name"] for t in tokens] == ["@manager"] and "vcfnet_" not in (rs / "tokens.json").read_text()
 

@@ -95,6 +95,8 @@ def create_study(root: str | Path, study_dir: str | Path, sources: Sequence[str 
 
     root = Path(root)
     table = select_cases(study_dir, cases, limit)
+    root.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o700)        # names, answers and tokens' hashes: the manager's alone (the media are de-identified)
     store = ReaderStore(db_url(root, url))
     existing = _existing(store)
     if existing is not None and existing["study"]["cases_sha256"] != _cases_digest(table):
@@ -124,6 +126,8 @@ def create_study(root: str | Path, study_dir: str | Path, sources: Sequence[str 
 
 
 def _existing(store: ReaderStore) -> dict | None:
+    if store.url.startswith("sqlite:///") and not Path(store.url.removeprefix("sqlite:///")).exists():
+        return None          # connecting would create an empty file: no study before its media are made
     try:
         store.require()
     except VcfnetError:
