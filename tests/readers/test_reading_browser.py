@@ -153,6 +153,17 @@ def test_sequential_aided_shows_the_model_as_the_service_does(browser, toy_study
         page.screenshot(path=str(shots / "readers-aided.png"))
         _lock_with_keys(page, [])
         assert "not a medical device" in page.text_content("#model-card")
+        for pos in (2, 3):                                        # the rest of the study, both sessions
+            page.keyboard.press("n")
+            _wait_case(page, "unaided", pos, 3)
+            assert page.locator("#model-card").count() == 0       # the model's card is gone again
+            _lock_with_keys(page, ["2", "ArrowDown"])
+            page.keyboard.press("n")
+            _wait_case(page, "aided", pos, 3)
+            _lock_with_keys(page, ["m", "1"])
+        page.keyboard.press("n")
+        page.wait_for_selector("#overlay:not([hidden]) >> text=All cases read")
+        assert "Aided 3/3" in page.text_content("#progress")
         assert seen["errors"] == []
 
         manager = browser.new_context(viewport=VIEWPORT).new_page()
@@ -160,16 +171,20 @@ def test_sequential_aided_shows_the_model_as_the_service_does(browser, toy_study
         manager.fill("input[name=token]", tokens["@manager"])
         manager.keyboard.press("Enter")
         manager.wait_for_selector("#progress")
-        assert "Dr R1 Example" in manager.text_content("#progress") and "1/3" in manager.text_content("#progress")
+        assert "Dr R1 Example" in manager.text_content("#progress") and "finished" in manager.text_content("#progress")
         manager.screenshot(path=str(shots / "readers-manager.png"), full_page=True)
         manager.close()
     finally:
         server.stop()
     from vcfnet.readers.manage import open_store
+    from vcfnet.readers.verify import verify_store
 
     reads = open_store(root).reads_table()
     aided = reads[reads["session"] == "aided"].iloc[0]
     model = json.loads(next((root / "media").glob("*-aided.json")).read_text())  # some case: shape only
     assert set(model["probabilities"]) == {"acute", "chronic", "pathological"}
     assert aided[["p_acute", "p_chronic", "p_pathological"]].sum() == 100
-    assert reads["seconds"].notna().all()
+    assert reads["seconds"].notna().all() and len(reads) == 6
+    assert reads[reads["session"] == "unaided"]["answer"].tolist()[1:] == ["chronic", "chronic"]
+    assert reads[reads["session"] == "aided"]["answer"].tolist()[1:] == ["acute", "acute"]
+    assert verify_store(open_store(root))[0] == []
