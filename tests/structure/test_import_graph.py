@@ -84,7 +84,7 @@ def test_package_rules():
     graph = import_graph()
     banned = {
         "vcfnet.stats": ("torch", "matplotlib", "vcfnet.model", "vcfnet.report"),
-        "vcfnet.service": ("vcfnet.commands", "vcfnet.study.ingest"),
+        "vcfnet.service": ("vcfnet.commands", "vcfnet.study.ingest", "vcfnet.readers"),
         "vcfnet.model": ("vcfnet.service", "fastapi", "uvicorn", "vcfnet.commands"),
         "vcfnet.io": ("vcfnet.model", "vcfnet.service", "vcfnet.commands", "urllib.request", "requests", "httpx"),
         "vcfnet.study": ("vcfnet.synth", "vcfnet.model", "vcfnet.service", "vcfnet.commands"),

@@ -177,7 +177,7 @@ def verify(folder: Path = _DIR, db: Optional[str] = _DB) -> None:
     if problems:
         for p in problems:
             typer.echo(f"TAMPERED: {p}", err=True)
-        raise SystemExit(1)      # cli.main turns it into the exit status (it drops typer.Exit codes)
+        raise SystemExit(1)      # cli.main turns it into the exit status
     typer.echo(f"intact: {head.get('seq')} events, head {head.get('hash')}")
 
 

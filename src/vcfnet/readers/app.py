@@ -3,9 +3,10 @@
 It is built from the diagnosis service's pieces, not copies: tokens (``service.security.TokenStore``,
 hashed, one per reader plus the manager's), signed session cookies (``SessionSigner``) whose records live in
 the shared SQLite store (``service.store.SharedStore``, so signing out or restarting keeps one truth),
-rate limits (``RateLimiter``), the JSON error bodies (``service.errors``), the Content-Security-Policy
-(``service.app.CSP``) and the radiograph canvas (``/static/viewer-core.js``, the service's own static
-folder). The service does not import this package; this package never imports ``commands``.
+rate limits (``RateLimiter``), the JSON error bodies (``service.errors``), the security headers and
+Content-Security-Policy (``service.security.set_security_headers``) and the radiograph canvas
+(``/static/viewer-core.js``, the service's own static folder). The service does not import this package;
+this package never imports ``commands``.
 
     >>> app = create_app("rs")                     # then: uvicorn.run(app)
     >>> app = create_app("rs", clock=lambda: t)    # tests inject the time (the washout)
@@ -92,8 +93,8 @@ def create_app(root: str | Path, *, db: str | None = None, clock: Callable[[], _
 
 
 def _install_middleware(app: FastAPI) -> None:
-    from vcfnet.service.app import CSP
     from vcfnet.service.errors import internal_error
+    from vcfnet.service.security import set_security_headers
 
     @app.middleware("http")
     async def request_context(request: Request, call_next):
@@ -104,11 +105,7 @@ def _install_middleware(app: FastAPI) -> None:
             response = await call_next(request)
         except Exception as exc:    # here, so that the 500 gets the headers too
             response = internal_error(request, exc)
-        response.headers["X-Request-ID"] = rid
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"      # a reader's link never leaks in a Referer
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("Cache-Control", "no-store")
+        set_security_headers(response.headers, rid)     # no Referer: a reader's link never leaks
         # never the path of /r/<token>: log the route's name only
         path = "/r/…" if request.url.path.startswith("/r/") else request.url.path
         log.info("request %s %s %s -> %d %.0f ms", rid, request.method, path, response.status_code,

@@ -25,7 +25,7 @@ from starlette.requests import ClientDisconnect
 from vcfnet.errors import VcfnetError
 from vcfnet.service.errors import error_response, install_error_handlers, internal_error
 from vcfnet.service.jobs import InferencePool
-from vcfnet.service.security import RateLimiter, SessionSigner, TokenStore
+from vcfnet.service.security import RateLimiter, SessionSigner, TokenStore, set_security_headers
 from vcfnet.service.settings import Settings, settings_from_json
 from vcfnet.service.store import SharedStore
 
@@ -33,9 +33,6 @@ log = logging.getLogger("vcfnet.service")
 HERE = Path(__file__).resolve().parent
 SETTINGS_ENV = "VCFNET_SERVE_SETTINGS"
 STATE_FILE = "service.sqlite3"
-CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
-       "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-
 
 @dataclass
 class ServiceState:
@@ -142,11 +139,7 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
             response = error_response(400, "client disconnected before the body was complete")
         except Exception as exc:    # here, not in Starlette's outer handler, so the 500 gets the headers
             response = internal_error(request, exc)
-        response.headers["X-Request-ID"] = rid
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("Cache-Control", "no-store")
+        set_security_headers(response.headers, rid)
         log.info("request %s %s %s -> %d in=%s out=%s %.0f ms", rid, request.method, request.url.path,
                  response.status_code, request.headers.get("content-length", "-"),
                  response.headers.get("content-length", "-"), (time.perf_counter() - start) * 1000)
