@@ -21,7 +21,17 @@ pytest.importorskip("psycopg")
 
 
 def _as_postgres(cmd: list[str]) -> list[str]:
+    cmd = [_pg_bin(cmd[0]) or cmd[0], *cmd[1:]]
     return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+def _pg_bin(name: str) -> str | None:
+    """A server binary on PATH, or where Debian's postgresql packages put it (not on PATH)."""
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+    return str(candidates[-1]) if candidates else None
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +39,7 @@ def pg_url():
     if os.environ.get("VCFNET_TEST_POSTGRES_URL"):
         yield os.environ["VCFNET_TEST_POSTGRES_URL"]
         return
-    if not (shutil.which("initdb") and shutil.which("pg_ctl")):
+    if not (_pg_bin("initdb") and _pg_bin("pg_ctl")):
         pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not installed")
     if os.geteuid() == 0:
         try:
