@@ -7,7 +7,10 @@
     OUT/study-<S>px/         Study table, crop cache, splits                      (``vcfnet ingest``)
     OUT/runs/<config hash>/  training run: best/, last/, log.csv, config.yaml     (``vcfnet train``)
     OUT/predictions.csv      every ROI of every cohort                            (``vcfnet predict``)
-    OUT/eval/, OUT/report.html   per-cohort metrics, figures and the HTML report  (evaluate + report)
+    OUT/eval/                per-cohort metrics and figures                       (``vcfnet evaluate``)
+    OUT/readers/reads.csv    simulated readers (2 per tier) on the collaboration set, unaided and aided
+    OUT/eval/readers/        their analysis: Table 3, MRMC, Figure 6              (``vcfnet readers analyze``)
+    OUT/report.html          the HTML report, with the reader-study section       (``vcfnet report``)
 
 Re-running reuses what is there: the synthetic study (same seed, scale, format, resolution), the crop
 cache (ingest decodes only changed images) and a finished training run with the same settings (its
@@ -57,6 +60,7 @@ class DemoConfig:
     lr: float = 1e-3                 # from scratch; 3e-4 with ImageNet weights
     weights: str = "auto"            # auto: imagenet when cached locally, else none
     threads: Optional[int] = None
+    readers_per_tier: int = 2        # simulated readers of each tier (trainee, competent, expert)
     workers: Optional[int] = None
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -81,14 +85,16 @@ def run_demo(cfg: DemoConfig, echo: Echo = log.info) -> dict[str, Any]:
     study = _stage(cfg, echo, "ingest", _ingest, synthetic)
     best = _stage(cfg, echo, "train", _train, study)
     predictions = _stage(cfg, echo, "predict", _predict, best, study)
-    report = _stage(cfg, echo, "evaluate+report", _evaluate_and_report, predictions, study, best)
+    eval_dir = _stage(cfg, echo, "evaluate", _evaluate, predictions, study)
+    readers = _stage(cfg, echo, "readers", _readers, predictions, study, eval_dir)
+    report = _stage(cfg, echo, "report", _report, eval_dir, study, best)
     cfg.timings["total"] = time.perf_counter() - start
     import pandas as pd
 
     table = pd.read_csv(predictions)
     accuracy = {split: float((g["predicted"] == g["label"]).mean()) for split, g in table.groupby("split")}
     return {"synthetic": synthetic, "study": study, "checkpoint": best, "predictions": predictions,
-            "report": report, "accuracy": accuracy, "n": table["split"].value_counts().to_dict()}
+            "reads": readers, "report": report, "accuracy": accuracy, "n": table["split"].value_counts().to_dict()}
 
 
 def _stage(cfg: DemoConfig, echo: Echo, name: str, fn, *args):
@@ -189,12 +195,10 @@ def _predict(cfg: DemoConfig, echo: Echo, checkpoint: Path, study: Path) -> Path
     return out
 
 
-def _evaluate_and_report(cfg: DemoConfig, echo: Echo, predictions: Path, study: Path,
-                         checkpoint: Path) -> Path | None:
-    """``vcfnet evaluate`` + ``vcfnet report`` on the predictions: OUT/eval/ and OUT/report.html."""
+def _evaluate(cfg: DemoConfig, echo: Echo, predictions: Path, study: Path) -> Path:
+    """``vcfnet evaluate`` on the predictions: OUT/eval/."""
     from vcfnet.report.cohorts import load_predictions
     from vcfnet.report.evaluate import evaluate_predictions
-    from vcfnet.report.html import write_report
     from vcfnet.report.outputs import write_evaluation
     from vcfnet.study.dataset import load_table
 
@@ -202,7 +206,42 @@ def _evaluate_and_report(cfg: DemoConfig, echo: Echo, predictions: Path, study: 
     result = evaluate_predictions(load_predictions(predictions, study_table=study_table),
                                   study_table=study_table, seed=cfg.seed)
     result.source.update({"predictions": predictions.name, "study": str(study)})
-    eval_dir = write_evaluation(result, cfg.out / "eval", figures=True)
+    return write_evaluation(result, cfg.out / "eval", figures=True)
+
+
+def _readers(cfg: DemoConfig, echo: Echo, predictions: Path, study: Path, eval_dir: Path) -> Path | None:
+    """Simulated readers (2 per tier) read the collaboration set unaided and aided by the demo's
+    predictions: OUT/readers/reads.csv; ``vcfnet readers analyze`` on them: OUT/eval/readers/."""
+    import pandas as pd
+
+    from vcfnet.fileio import atomic_open
+    from vcfnet.readers.reads import reads_csv
+    from vcfnet.readers.simulate import simulate_reads
+    from vcfnet.report.readers import run_reader_analysis
+
+    table = pd.read_csv(predictions, dtype={"roi_id": str, "patient_id": str})
+    cases = table[table["collaboration"] == 1]
+    if cases["patient_id"].nunique() < 2 or cases["label"].nunique() < 2:
+        echo(f"[demo] the collaboration set has {len(cases)} vertebrae of {cases['patient_id'].nunique()} "
+             "patient(s): too few for a reader study; the report has no reader section")
+        return None
+    reads = simulate_reads(cases, readers_per_tier=cfg.readers_per_tier, seed=cfg.seed)
+    path = cfg.out / "readers" / "reads.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_open(path, "wb") as fh:
+        fh.write(reads_csv(reads))
+    result, _ = run_reader_analysis(path, study, predictions, eval_dir / "readers")
+    acc = result["mrmc"]["or"]["accuracy"] if result.get("mrmc") else {}
+    if acc.get("p_value") is not None:
+        echo(f"[demo] {result['n_readers']} simulated readers x {result['n_cases']} vertebrae: mean accuracy "
+             f"{acc['auc']['unaided']:.3f} unaided, {acc['auc']['aided']:.3f} aided (MRMC p = {acc['p_value']:.3g})")
+    return path
+
+
+def _report(cfg: DemoConfig, echo: Echo, eval_dir: Path, study: Path, checkpoint: Path) -> Path:
+    """``vcfnet report``: OUT/report.html (with the reader-study section when OUT/eval/readers/ exists)."""
+    from vcfnet.report.html import write_report
+
     return write_report(eval_dir, cfg.out / "report.html", study_dir=study, checkpoint=checkpoint)
 
 

@@ -1,4 +1,5 @@
-"""``vcfnet demo`` end to end: synthetic study -> ingest -> train -> predict -> evaluate -> report."""
+"""``vcfnet demo`` end to end: synthetic study -> ingest -> train -> predict -> evaluate -> simulated readers
+-> report."""
 from __future__ import annotations
 
 import json
@@ -35,11 +36,24 @@ def test_tiny_demo_runs_every_stage_and_reuses_its_work(tmp_path, capsys):
     test = predictions[predictions["split"] == "test"]
     assert f"test-cohort accuracy {(test['predicted'] == test['label']).mean():.3f}" in stdout
     assert "training from scratch" not in stdout          # --weights none was asked for: no note
+    # simulated readers read the collaboration set; their analysis is the report's reader section
+    from vcfnet.readers.reads import read_reads_csv
+    reads = read_reads_csv(out / "readers" / "reads.csv")
+    collab = predictions[predictions["collaboration"] == 1]
+    assert (reads["simulated"] == 1).all() and set(reads["roi_id"]) == set(collab["roi_id"])
+    assert len(reads) == 2 * 3 * 2 * len(collab)                 # 2 readers per tier x 3 tiers x 2 sessions
+    analysis = json.loads((out / "eval" / "readers" / "readers.json").read_text())
+    assert analysis["simulated"] is True and analysis["n_cases"] == len(collab)
+    report = (out / "report.html").read_text()
+    assert '<section id="readers">' in report and "Reader study: simulated readers" in report
+    assert report.count('alt="ROC curve of the model for') == 3
+    assert "[demo] readers done" in stdout
 
     again = _demo(capsys, out, *args)
     assert "reusing the synthetic study" in again and "(0 images decoded" in again
     assert "reusing the finished training run" in again
     pd.testing.assert_frame_equal(pd.read_csv(out / "predictions.csv"), predictions)
+    assert read_reads_csv(out / "readers" / "reads.csv").equals(reads)      # seeded: the same reads again
 
 
 def test_bad_scale_is_a_clear_error(tmp_path, capsys):

@@ -67,6 +67,7 @@ def render_report(eval_dir: str | Path, *, study_dir: str | Path | None = None,
         "limitations": N.limitations(m, synthetic=synthetic), "methods": N.methods(m),
         "card": {"fields": N.card_items(card)} if card else None,
         "predictions_name": m.get("source", {}).get("predictions") or "a predictions table",
+        "readers": _reader_section(eval_dir),
     }
     return env.get_template("report.html.j2").render(**ctx)
 
@@ -193,6 +194,26 @@ def _cohort_figures(eval_dir: Path, c: dict[str, Any]) -> dict[str, Any]:
     figs = [_figure(eval_dir, f"{kind}_{c['key']}", alt, caption=cap) for kind, alt, cap in specs]
     return {"key": c["key"], "name": c["name"], "n_patients": c["n_patients"],
             "n_vertebrae": c["n_vertebrae"], "figures": [f for f in figs if f]}
+
+
+def _reader_section(eval_dir: Path) -> dict[str, Any] | None:
+    """The reader-study section (Table 3, the MRMC results, Figure 6) when ``EVAL/readers/readers.json``
+    exists (``vcfnet readers analyze``); None otherwise, and the report has no such section."""
+    from vcfnet.report import readers as R
+
+    result = R.read_reader_analysis(eval_dir)
+    if result is None:
+        return None
+    folder = eval_dir / R.READERS_DIR
+    figures = [_figure(folder, f"figure6_{cls}", R.figure6_alt(result, cls)) for cls in CLASSES]
+    mrmc = result.get("mrmc") or {}
+    return {"who": R.readers_word(result), "simulated": bool(result.get("simulated")),
+            "n_cases": result["n_cases"], "n_patients": result["n_patients"], "n_readers": result["n_readers"],
+            "class_counts": result["class_counts"], "tiers": [t for t in result["tiers"] if t["tier"] != "all"],
+            "table3": R.table3_rows(result), "mrmc": R.mrmc_sentences(result),
+            "model_vs_readers": R.model_vs_readers_sentences(result), "mrmc_ran": bool(mrmc),
+            "figures": [(cls, f) for cls, f in zip(CLASSES, figures) if f], "notes": result.get("notes", []),
+            "ci_pct": f"{round(100 * (1 - result.get('alpha', 0.05)))}%"}
 
 
 def _maybe(x) -> str:

@@ -1,0 +1,86 @@
+"""``vcfnet readers analyze`` end to end at toy size: a real study folder, a predictions CSV and a reads
+CSV in, the analysis folder out; bad input is one line naming file, row and field, and writes nothing."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vcfnet.cli import main
+from vcfnet.labels import CLASSES
+
+
+def write_inputs(root, n_patients=12, seed=0):
+    """A study folder (Study table + splits, all collaboration), a predictions CSV, a simulated reads CSV."""
+    from vcfnet.fileio import atomic_open
+    from vcfnet.readers.reads import reads_csv
+    from vcfnet.readers.simulate import simulate_reads
+    from vcfnet.study.layout import StudyLayout
+    from vcfnet.study.schema import save_study
+
+    rng = np.random.default_rng(seed)
+    patients = np.repeat([f"p{i:02d}" for i in range(n_patients)], 2)
+    truth = np.array([i % 3 for i in range(len(patients))])
+    n = len(truth)
+    roi = [f"r{i:03d}" for i in range(n)]
+    study = pd.DataFrame({
+        "roi_id": roi, "image": [f"img{i // 2}.png" for i in range(n)], "patient_id": patients, "site": "site2",
+        "cohort": "external", "exam_date": "", "level": ["L1", "L2"] * (n // 2), "label": [CLASSES[k] for k in truth],
+        "x0": 0.0, "y0": 0.0, "x1": 10.0, "y1": 10.0, "age": 70.0, "sex": "F", "width": 64.0, "height": 64.0,
+        "source": "toy"})
+    layout = StudyLayout(root / "study")
+    layout.root.mkdir(parents=True)
+    save_study(study, layout.study_table)
+    pd.DataFrame({"roi_id": roi, "split": "external", "collaboration": 1}).to_csv(layout.splits, index=False)
+    z = 1.8 * np.eye(3)[truth] + rng.normal(size=(n, 3))
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    preds = study[["roi_id", "cohort", "site", "patient_id", "label"]].assign(
+        **{f"p_{c}": p[:, k] for k, c in enumerate(CLASSES)})
+    preds.to_csv(root / "predictions.csv", index=False)
+    reads = simulate_reads(preds, readers_per_tier=1, seed=seed)
+    with atomic_open(root / "reads.csv", "wb") as fh:
+        fh.write(reads_csv(reads))
+    return layout.root, root / "predictions.csv", root / "reads.csv"
+
+
+def _run(capsys, *args):
+    code = main(["readers", *map(str, args)])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_analyze_writes_the_folder_and_prints_the_readers(tmp_path, capsys):
+    study, preds, reads = write_inputs(tmp_path)
+    out = tmp_path / "eval" / "readers"
+    code, stdout, err = _run(capsys, "analyze", "--reads", reads, "--study", study, "--predictions", preds, "--out", out)
+    assert code == 0, err
+    assert "3 simulated readers, 24 vertebrae, 12 patients" in stdout
+    assert "sim-trainee-1" in stdout and "MRMC 3-class accuracy" in stdout
+    data = json.loads((out / "readers.json").read_text())
+    assert data["mrmc"]["or"]["acute"]["n_clusters"] == 12          # patients are the unit
+    assert data["source"] == {"reads": "reads.csv", "predictions": "predictions.csv", "study": "study"}
+    assert (out / "table3.csv").is_file() and (out / "figures" / "figure6_acute.png").is_file()
+    pd.testing.assert_frame_equal(pd.read_csv(out / "reads.csv"), pd.read_csv(reads))
+
+
+def test_a_read_of_an_unknown_vertebra_is_one_line_and_nothing_is_written(tmp_path, capsys):
+    study, preds, reads = write_inputs(tmp_path)
+    table = pd.read_csv(reads, dtype=str, keep_default_na=False)
+    table.loc[4, "roi_id"] = "nope"
+    table.to_csv(reads, index=False)
+    out = tmp_path / "out"
+    code, _, err = _run(capsys, "analyze", "--reads", reads, "--study", study, "--predictions", preds, "--out", out)
+    assert code == 2
+    assert f"{reads}, row 5, field 'roi_id': roi_id 'nope' is not in the study's Study table" in err
+    assert "Traceback" not in err and not out.exists()
+
+
+@pytest.mark.parametrize("option, value, message", [("--alpha", "0.7", "--alpha 0.7"),
+                                                    ("--covariance", "bootstrap", "covariance 'bootstrap'")])
+def test_bad_options_are_refused(tmp_path, capsys, option, value, message):
+    study, preds, reads = write_inputs(tmp_path)
+    code, _, err = _run(capsys, "analyze", "--reads", reads, "--study", study, "--predictions", preds,
+                        "--out", tmp_path / "o", option, value)
+    assert code == 2 and message in err and not (tmp_path / "o").exists()
