@@ -123,7 +123,8 @@ def shrink(img: np.ndarray, f: int) -> np.ndarray:
     return p.reshape(hh // f, f, ww // f, f).mean(axis=(1, 3), dtype=np.float32)
 
 
-def acquire(mu: np.ndarray, rng: np.random.Generator, site: SiteProfile, spacing: float) -> np.ndarray:
+def acquire(mu: np.ndarray, rng: np.random.Generator, site: SiteProfile, spacing: float,
+            roi: tuple[int, int, int, int] | None = None) -> np.ndarray:
     """Image formation at ``site``: attenuation line integrals ``mu`` -> processed image in [0, 1], bone bright.
 
     1. primary fluence ``exp(-mu)`` with the heel effect (intensity falling towards the anode end);
@@ -134,8 +135,11 @@ def acquire(mu: np.ndarray, rng: np.random.Generator, site: SiteProfile, spacing
        shapes signal and quantum noise alike (the noise power falls with frequency as MTF^2), plus white
        electronic read-out noise;
     4. the vendor's processing on the log exposure: dynamic range compression (20 mm), unsharp masking
-       (2.5 mm), a fine-detail boost (0.5 mm), a histogram window over the body's tissue and a soft
-       S-shaped tone curve.
+       (2.5 mm), a fine-detail boost (0.5 mm), a histogram window over the body's tissue centred on
+       the lumbar spine and a soft S-shaped tone curve.
+
+    ``roi`` (rows y0:y1, columns x0:x1): the lumbar spine, where the AEC chamber measures and the
+    histogram analysis centres the window (the whole body when None).
     """
     h, w = mu.shape
     ref = np.float32(np.exp(-REF_MU))
@@ -146,23 +150,27 @@ def acquire(mu: np.ndarray, rng: np.random.Generator, site: SiteProfile, spacing
     scatter = np.float32(site.scatter) * blur(small, 30.0 / (spacing * fb))
     signal = primary + upsample(scatter, fb, (h, w))
     body = mu > np.float32(TISSUE * REF_MU)
+    y0, y1, x0, x1 = roi if roi is not None else (0, h, 0, w)
+    spine = np.zeros_like(body)
+    spine[y0:y1, x0:x1] = body[y0:y1, x0:x1]
     # automatic exposure control: the exposure ends when the chamber behind the spine has its dose
-    aec = np.float32(_aec_level(signal, body, ref))
+    aec = np.float32(_median(signal, spine if spine.any() else body, float(ref)))
     per_pixel = np.float32(site.quanta * spacing * spacing)   # photons per pixel at the AEC exposure
     quantum = _noise(rng, (h, w)) * np.sqrt(signal * (aec / per_pixel))
     det = blur(signal + quantum, site.blur_mm / spacing)
     det += _noise(rng, (h, w)) * np.float32(site.electronic * aec)
     log_e = -np.log(np.maximum(det, aec * np.float32(0.02)) / aec)
-    return _process(log_e, body, site, spacing, fb)
+    return _process(log_e, body, spine if spine.any() else body, site, spacing, fb)
 
 
-def _aec_level(signal: np.ndarray, body: np.ndarray, ref: np.float32) -> float:
-    """Signal at the AEC chamber: the 20th percentile of the body's signal (its thick, spinal part)."""
-    sub = signal[::8, ::8][body[::8, ::8]]
-    return float(np.percentile(sub, 20)) if sub.size >= 16 else float(ref)
+def _median(img: np.ndarray, mask: np.ndarray, default: float) -> float:
+    """Median of ``img`` over ``mask`` (on every 4th pixel); ``default`` where the mask is (nearly) empty."""
+    sub = img[::4, ::4][mask[::4, ::4]]
+    return float(np.median(sub)) if sub.size >= 16 else default
 
 
-def _process(img: np.ndarray, body_mask: np.ndarray, site: SiteProfile, spacing: float, fb: int) -> np.ndarray:
+def _process(img: np.ndarray, body_mask: np.ndarray, spine: np.ndarray, site: SiteProfile, spacing: float,
+             fb: int) -> np.ndarray:
     """Vendor processing of the log exposure (bone high): range compression, unsharp mask, window, tone curve.
 
     Range compression flattens the body's broad brightness (so thick and thin parts of the torso both
@@ -179,7 +187,8 @@ def _process(img: np.ndarray, body_mask: np.ndarray, site: SiteProfile, spacing:
     out = img + np.float32(site.edge_enhance) * (img - mid) - np.float32(site.range_compression) * upsample(flat, fb, (h, w))
     if site.detail > 0:
         out += np.float32(site.detail) * (img - blur(img, DETAIL_MM / spacing))
-    lo, centre, hi = _window(out, body_mask)
+    lo, hi = _window(out, body_mask)
+    centre = _median(out, spine, (lo + hi) / 2)            # the lumbar spine lands mid-grey
     half = max(hi - lo, 1e-6) / (2 * site.contrast)
     x = (out - np.float32(centre)) / np.float32(half)
     t = np.float32(0.5) + np.float32(0.5) * np.tanh(x * np.float32(0.9))
@@ -190,15 +199,15 @@ def _process(img: np.ndarray, body_mask: np.ndarray, site: SiteProfile, spacing:
 TISSUE = 0.45
 
 
-def _window(img: np.ndarray, body_mask: np.ndarray) -> tuple[float, float, float]:
+def _window(img: np.ndarray, body_mask: np.ndarray) -> tuple[float, float]:
     """Histogram analysis of the processing: the body's tissue (not the air behind the back) spans the
-    window (low, centre, high); the centre (80th percentile: the spine, not the belly) lands mid-grey."""
+    window's width (1st to 99.5th percentile)."""
     tissue = img[::4, ::4][body_mask[::4, ::4]]
     if tissue.size < 16:
         tissue = img[::4, ::4].ravel()
-    k = [int(0.01 * tissue.size), int(0.8 * tissue.size), int(0.995 * tissue.size)]
-    lo, med, hi = np.partition(tissue, k)[k]
-    return float(lo), float(med), float(hi)
+    k = [int(0.01 * tissue.size), int(0.995 * tissue.size)]
+    lo, hi = np.partition(tissue, k)[k]
+    return float(lo), float(hi)
 
 
 def _noise(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:

@@ -1,6 +1,14 @@
-"""A montage of a synthetic study, to look at: fractured vertebrae per class (rows) and site (columns),
-plus whole radiographs with their boxes. Images are read back through ``read_radiograph``, as ingest
-reads them, so the montage also shows that a correct reader gets bone bright at every site.
+"""Pictures of a synthetic study, to look at: real and synthetic crops side by side, and a whole film.
+
+``make_montage``: per class (rows), real crops (the ImageFolder tree in ``real``, e.g.
+``../shared/data/vcfnet-samples/train``) beside synthetic ones from every site, all at the same display
+size and cut as the model sees them (box plus the study's margin, stretched to a square). Without real
+crops it shows synthetic crops only, per class and site.
+
+``make_film``: one whole synthetic radiograph with its boxes, beside the list of what is simulated.
+
+Images are read back through ``read_radiograph``, as ingest reads them, so the pictures also show that
+a correct reader gets bone bright at every site (MONOCHROME1 included).
 """
 from __future__ import annotations
 
@@ -10,91 +18,157 @@ from pathlib import Path
 from vcfnet.errors import VcfnetError
 from vcfnet.labels import CLASSES
 
-CROP_MARGIN = 0.25   # context around each box, as a fraction of its size
+CROP_MARGIN = 0.1    # the demo's ingest margin: the crops the model is trained on
+TILE = 160           # display size of every crop, pixels
+
+#: What the generator simulates, for the film picture (kept short; docs/SYNTH.md has the details).
+SIMULATED = (
+    "Anatomy (attenuation line integrals, mm scale)",
+    "- torso: lateral path through an ellipse with a flat back, skin line, air",
+    "- T10-S2 on a lordotic curve; bodies with a thin cortical shell,",
+    "  endplates, concave walls, striated trabecular texture",
+    "- posterior elements; ribs 11-12 over T11-L1; iliac crest at L4-L5",
+    "- psoas shadow, bowel gas, aortic calcification, osteophytes",
+    "- fracture signs per class with variable severity and overlap",
+    "",
+    "Image formation",
+    "- primary fluence exp(-mu) with the heel effect",
+    "- scatter (30 mm kernel, scatter-to-primary 1.0-1.8 by site)",
+    "- automatic exposure control behind the spine",
+    "- Poisson quantum noise (photons per mm^2) + electronic noise",
+    "- detector blur (MTF) shaping signal and noise alike",
+    "",
+    "Each site's processing and storage",
+    "- range compression, unsharp mask, fine-detail boost,",
+    "  tissue window and S-shaped tone curve",
+    "- DX or CR, 8-14 bits, MONOCHROME1 or 2, 0.14-0.18 mm pixels",
+)
 
 
-def make_montage(study_or_out_dir: str | Path, path: str | Path, *, per_cell: int = 2,
-                 full: int = 2) -> Path:
-    """Draw the montage of the synthetic study in ``study_or_out_dir`` into ``path`` (PNG)."""
+def make_montage(study_or_out_dir: str | Path, path: str | Path, *, real: str | Path | None = None,
+                 per_class: int = 5) -> Path:
+    """Draw real vs synthetic crops per class (or synthetic crops per class and site) into ``path``."""
+    plt = _pyplot()
+    root = _study(study_or_out_dir)
+    synthetic = _synthetic_by_class(root, per_class)
+    real_by_class = _real_by_class(Path(real), per_class) if real is not None else None
+    blocks = [("real crops (published study)", real_by_class)] if real_by_class else []
+    blocks.append(("synthetic crops (vcfnet synth, every site)", synthetic))
+    cols = per_class * len(blocks) + (len(blocks) - 1)
+    fig = plt.figure(figsize=(1.55 * cols + 0.6, 1.7 * len(CLASSES) + 0.9), dpi=110)
+    grid = fig.add_gridspec(len(CLASSES), cols, wspace=0.05, hspace=0.12)
+    for b, (title, by_class) in enumerate(blocks):
+        c0 = b * (per_class + 1)
+        for r, label in enumerate(CLASSES):
+            for k, (crop, caption) in enumerate(by_class.get(label, [])[:per_class]):
+                ax = fig.add_subplot(grid[r, c0 + k])
+                ax.imshow(crop, cmap="gray", vmin=0, vmax=255, interpolation="bilinear")
+                ax.set_xticks([])
+                ax.set_yticks([])
+                ax.set_xlabel(caption, fontsize=7, labelpad=1)
+                if k == 0 and b == 0:
+                    ax.set_ylabel(label, fontsize=11, fontweight="bold")
+                if r == 0 and k == 0:
+                    ax.set_title(title, fontsize=10, loc="left")
+    fig.suptitle("Fractured vertebrae by class: crops as the model sees them (box + 10 % margin, "
+                 f"stretched to a square), all shown at {TILE} x {TILE}", fontsize=10)
+    fig.subplots_adjust(left=0.04, right=0.99, top=0.88, bottom=0.03)
+    return _save(plt, fig, path)
+
+
+def make_film(study_or_out_dir: str | Path, path: str | Path, *, source: str = "site1-development") -> Path:
+    """Draw the first radiograph of ``source`` with its boxes, beside the list of what is simulated."""
+    plt = _pyplot()
+    from matplotlib.patches import Rectangle
+
+    from vcfnet.io import read_radiograph, read_voc
+
+    root = _study(study_or_out_dir)
+    xmls = sorted((root / source).glob("*.xml"))
+    if not xmls:
+        raise VcfnetError(f"{root / source}: no LabelImg XML files")
+    ann = read_voc(xmls[0])
+    film = read_radiograph(xmls[0].parent / ann.filename)
+    fig = plt.figure(figsize=(12.5, 8.2), dpi=110)
+    ax = fig.add_axes((0.01, 0.02, 0.5, 0.92))
+    ax.imshow(film.pixels, cmap="gray", vmin=0, vmax=1, interpolation="antialiased")
+    for b in ann.boxes:
+        ax.add_patch(Rectangle((b.x0, b.y0), b.x1 - b.x0, b.y1 - b.y0, fill=False, ec="tab:red", lw=1))
+        ax.text(b.x1 + 10, b.y0, f"{b.label}-{b.level}", color="yellow", fontsize=8, va="top")
+    rows, cols = film.pixels.shape
+    manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    spacing = next(s for s in manifest["sites"].values() if s["rows_columns"] == [rows, cols])["pixel_spacing_mm"]
+    ax.set_title(f"{source}: {ann.filename}, {cols} x {rows} px at {spacing} mm", fontsize=9)
+    ax.axis("off")
+    fig.text(0.53, 0.94, "What is simulated", fontsize=13, fontweight="bold", va="top")
+    fig.text(0.53, 0.89, "\n".join(SIMULATED), fontsize=9.5, va="top", family="monospace", linespacing=1.45)
+    return _save(plt, fig, path)
+
+
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    root = Path(study_or_out_dir)
+    return plt
+
+
+def _study(folder: str | Path) -> Path:
+    root = Path(folder)
     if not (root / "manifest.json").is_file():
         raise VcfnetError(f"{root}: no manifest.json; is this a folder made by `vcfnet synth`?")
-    sources = json.loads((root / "manifest.json").read_text(encoding="utf-8"))["sources"]
-    sites = sorted({s["site"] for s in sources})
-    picks = _pick_boxes(root, sources, per_cell)
-    fig = plt.figure(figsize=(1.9 * len(sites) * per_cell + 3.6 * full, 8.0), dpi=110)
-    grid = fig.add_gridspec(len(CLASSES), len(sites) * per_cell + 2 * full, wspace=0.08, hspace=0.25)
-    for r, label in enumerate(CLASSES):
-        for c, site in enumerate(sites):
-            for k, (img, box) in enumerate(picks.get((label, site), [])[:per_cell]):
-                ax = fig.add_subplot(grid[r, c * per_cell + k])
-                ax.imshow(_crop(img, box), cmap="gray", vmin=0, vmax=1, aspect="auto")
-                ax.set_xticks([])
-                ax.set_yticks([])
-                if k == 0 and r == 0:
-                    ax.set_title(site, fontsize=10, loc="left")
-                if c == 0 and k == 0:
-                    ax.set_ylabel(label, fontsize=12, fontweight="bold")
-                ax.set_xlabel(box.level, fontsize=9, labelpad=2)
-    _draw_full(fig, grid, root, sources, sites, full, len(sites) * per_cell)
-    fig.suptitle("vcfnet synthetic study: fractured vertebrae by class (rows) and site (columns), "
-                 "(crops stretched to square, as the model sees them) and whole radiographs", fontsize=11)
-    fig.subplots_adjust(left=0.04, right=0.99, top=0.9, bottom=0.02)
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def _save(plt, fig, path: str | Path) -> Path:
     from vcfnet.fileio import atomic_path
 
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out) as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)
     return out
 
 
-def _pick_boxes(root: Path, sources: list[dict], per_cell: int) -> dict:
-    """The first ``per_cell`` boxes of each (class, site), with their images read back."""
+def _synthetic_by_class(root: Path, per_class: int) -> dict[str, list]:
+    """Up to ``per_class`` crops per class, taken in turn from each source (so every site shows)."""
     from vcfnet.io import read_radiograph, read_voc
+    from vcfnet.preprocess import crop_roi
 
-    picks: dict[tuple[str, str], list] = {}
-    for src in sources:
-        for xml in sorted((root / src["path"]).glob("*.xml")):
+    sources = json.loads((root / "manifest.json").read_text(encoding="utf-8"))["sources"]
+    queues = {s["path"]: sorted((root / s["path"]).glob("*.xml")) for s in sources}
+    site_of = {s["path"]: s["site"] for s in sources}
+    picks: dict[str, list] = {c: [] for c in CLASSES}
+    while any(queues.values()) and any(len(v) < per_class for v in picks.values()):
+        for src, queue in queues.items():
+            if not queue:
+                continue
+            xml = queue.pop(0)
             ann = read_voc(xml)
-            wanted = [b for b in ann.boxes if len(picks.get((b.label, src["site"]), [])) < per_cell]
+            wanted = [b for b in ann.boxes if len(picks[b.label]) < per_class
+                      and site_of[src] not in {c.split()[0] for _, c in picks[b.label]}]
             if not wanted:
                 continue
-            img = read_radiograph(xml.parent / ann.filename).pixels
-            for box in wanted:
-                cell = picks.setdefault((box.label, src["site"]), [])
-                if len(cell) < per_cell:
-                    cell.append((img, box))
+            pixels = read_radiograph(xml.parent / ann.filename).pixels
+            for b in wanted:
+                crop = crop_roi(pixels, (b.x0, b.y0, b.x1, b.y1), size=TILE, margin=CROP_MARGIN)
+                picks[b.label].append((crop, f"{site_of[src]} {b.level}"))
     return picks
 
 
-def _crop(img, box):
-    from vcfnet.preprocess import box_with_margin
+def _real_by_class(folder: Path, per_class: int) -> dict[str, list]:
+    """The ready-made crops of an ImageFolder tree ({Acute,Chronic,Pathologic}/*.png) by class."""
+    from vcfnet.io import parse_crop_filename, read_radiograph
+    from vcfnet.preprocess import crop_roi
 
-    x0, y0, x1, y1 = box_with_margin((box.x0, box.y0, box.x1, box.y1), img.shape, CROP_MARGIN)
-    return img[y0:y1, x0:x1]
-
-
-def _draw_full(fig, grid, root: Path, sources: list[dict], sites: list[str], full: int, col0: int) -> None:
-    """Whole radiographs from the first ``full`` sites, boxes drawn and named."""
-    from matplotlib.patches import Rectangle
-
-    from vcfnet.io import read_radiograph, read_voc
-
-    for i, site in enumerate(sites[:full]):
-        src = next(s for s in sources if s["site"] == site)
-        xml = sorted((root / src["path"]).glob("*.xml"))[0]
-        ann = read_voc(xml)
-        ax = fig.add_subplot(grid[:, col0 + 2 * i: col0 + 2 * i + 2])
-        ax.imshow(read_radiograph(xml.parent / ann.filename).pixels, cmap="gray", vmin=0, vmax=1)
-        for b in ann.boxes:
-            ax.add_patch(Rectangle((b.x0, b.y0), b.x1 - b.x0, b.y1 - b.y0, fill=False, ec="tab:red", lw=1))
-            ax.text(b.x1 + 4, b.y0, f"{b.label}-{b.level}", color="yellow", fontsize=7, va="top")
-        ax.set_title(f"{site}: {ann.filename}", fontsize=9)
-        ax.axis("off")
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
+    if not files:
+        raise VcfnetError(f"{folder}: no real crops (.png/.jpg) found")
+    picks: dict[str, list] = {c: [] for c in CLASSES}
+    for f in files:
+        meta = parse_crop_filename(f)
+        if len(picks[meta.label]) < per_class:
+            picks[meta.label].append((crop_roi(read_radiograph(f).pixels, None, size=TILE), f"real {meta.level}"))
+    return picks

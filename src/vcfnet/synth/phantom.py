@@ -52,7 +52,7 @@ def render_patient(rng: np.random.Generator, site: SiteProfile, fractures, *, ag
         box = render_vertebra(mu, rng, vb, s, site.bone_gain, bank)
         if vb.level in fractured and box is not None:
             boxes.append((fractured[vb.level], vb.level, *_jitter(rng, box, s, shape)))
-    image = acquire(mu, rng, site, s)
+    image = acquire(mu, rng, site, s, _spine_roi(spine, s, shape))
     if not site.anterior_left:
         image = np.ascontiguousarray(image[:, ::-1])
         w = shape[1]
@@ -98,6 +98,16 @@ def _lay_out_spine(rng: np.random.Generator, site: SiteProfile, fractured: dict[
         vb.cx += dx
         vb.cy += dy
     return spine
+
+
+def _spine_roi(spine: list[Vertebra], s: float, shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Pixel window over the bodies L1-L4: the AEC chamber's field and the window's anatomy of interest."""
+    lv = [v for v in spine if v.level in ("L1", "L2", "L3", "L4")]
+    y0 = int(max(0, min(v.cy - v.height / 2 for v in lv) / s))
+    y1 = int(min(shape[0], max(v.cy + v.height / 2 for v in lv) / s))
+    x0 = int(max(0, min(v.cx - v.depth / 2 for v in lv) / s))
+    x1 = int(min(shape[1], max(v.cx + v.depth / 2 for v in lv) / s))
+    return y0, max(y1, y0 + 1), x0, max(x1, x0 + 1)
 
 
 def _jitter(rng: np.random.Generator, box, s: float, shape: tuple[int, int]):
