@@ -147,6 +147,23 @@ def test_mrmc_is_the_direct_call_with_patients_as_the_unit(result):
     assert result["mrmc"]["unit"] == "patient"
 
 
+def test_dbm_and_the_model_as_a_fixed_reader_are_the_direct_calls(result):
+    from vcfnet.stats import model_vs_readers, mrmc_dbm
+
+    cases = reader_cases(hand_reads(), hand_study(), hand_predictions())
+    long = long_ratings(hand_reads(), cases)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dbm = mrmc_dbm(long, truth="truth_chronic", score="score_chronic", cluster="patient",
+                       modalities=["unaided", "aided"]).to_dict()
+        model = model_vs_readers(long, dict(zip(ROIS, np.array(MODEL)[:, 1])), truth="truth_chronic",
+                                 score="score_chronic", in_modality="unaided", cluster="patient").to_dict()
+    assert result["mrmc"]["dbm"]["chronic"] == dbm
+    assert result["mrmc"]["model_vs_readers"]["chronic"] == model
+    acc = result["mrmc"]["model_vs_readers"]["accuracy"]
+    assert acc["model_fom"] == pytest.approx(5 / 6) and acc["mean_reader_fom"] == pytest.approx(9 / 12)
+
+
 def test_a_read_of_a_vertebra_outside_the_study_is_refused_by_row():
     reads = hand_reads()
     reads.loc[7, "roi_id"] = "zz9"

@@ -227,22 +227,37 @@ def _guarded(what: str, fn, *args, **kwargs) -> dict[str, Any]:
 
 def mrmc_analysis(reads: pd.DataFrame, cases: pd.DataFrame, *, alpha: float = 0.05,
                   covariance: str = "jackknife") -> dict[str, Any]:
-    """Aided versus unaided, random readers and random cases, patients as the unit of independence:
-    Obuchowski-Rockette with Hillis's df per class AUC (``covariance``, and DeLong's covariances beside
-    the jackknife) and for 3-class accuracy (jackknife)."""
-    from vcfnet.stats.mrmc import mrmc_or
+    """Aided versus unaided, random readers and random cases, patients as the unit of independence
+    (``cluster = patient``), per class AUC and for 3-class accuracy:
+
+    * ``or``: Obuchowski-Rockette with Hillis's df (``covariance``); ``or_delong``: the same with
+      DeLong's (clustered) covariances beside the jackknife, AUC only;
+    * ``dbm``: Dorfman-Berbaum-Metz with Hillis's df (patient pseudovalues);
+    * ``model_vs_readers``: the model as a fixed reader against the unaided readers' mean.
+    """
+    from vcfnet.stats import model_vs_readers, mrmc_dbm, mrmc_or
 
     long = long_ratings(reads, cases)
-    common = dict(reader="reader", case="case", modality="modality", cluster="patient",
-                  modalities=list(SESSIONS), alpha=alpha)
+    common: dict[str, Any] = dict(reader="reader", case="case", modality="modality", cluster="patient", alpha=alpha)
+    crossed = dict(common, modalities=list(SESSIONS))
     out: dict[str, Any] = {"unit": "patient", "covariance": covariance, "modalities": list(SESSIONS),
-                           "or": {}, "or_delong": {}}
+                           "or": {}, "or_delong": {}, "dbm": {}, "model_vs_readers": {}}
+    truth = cases["truth"].to_numpy()
     for name in CLASSES:
-        auc_args = dict(common, truth=f"truth_{name}", score=f"score_{name}", fom="auc")
-        out["or"][name] = _guarded(f"MRMC AUC '{name}'", mrmc_or, long, covariance=covariance, **auc_args)
+        auc_args = dict(truth=f"truth_{name}", score=f"score_{name}", fom="auc")
+        out["or"][name] = _guarded(f"MRMC AUC '{name}'", mrmc_or, long, covariance=covariance, **crossed, **auc_args)
         if covariance != "delong":
             out["or_delong"][name] = _guarded(f"MRMC AUC '{name}' (DeLong covariances)", mrmc_or, long,
-                                              covariance="delong", **auc_args)
-    out["or"]["accuracy"] = _guarded("MRMC accuracy", mrmc_or, long, score="correct", fom="accuracy",
-                                     covariance="jackknife", **common)
+                                              covariance="delong", **crossed, **auc_args)
+        out["dbm"][name] = _guarded(f"DBM AUC '{name}'", mrmc_dbm, long, **crossed, **auc_args)
+        model = dict(zip(cases["roi_id"], cases[f"p_{name}"]))
+        out["model_vs_readers"][name] = _guarded(f"model vs readers AUC '{name}'", model_vs_readers, long, model,
+                                                 in_modality="unaided", covariance=covariance, **common, **auc_args)
+    acc_args = dict(score="correct", fom="accuracy")
+    out["or"]["accuracy"] = _guarded("MRMC accuracy", mrmc_or, long, covariance="jackknife", **crossed, **acc_args)
+    out["dbm"]["accuracy"] = _guarded("DBM accuracy", mrmc_dbm, long, **crossed, **acc_args)
+    model_right = cases[list(MODEL_COLUMNS)].to_numpy().argmax(axis=1) == truth
+    out["model_vs_readers"]["accuracy"] = _guarded(
+        "model vs readers accuracy", model_vs_readers, long, dict(zip(cases["roi_id"], model_right.astype(int))),
+        in_modality="unaided", covariance="jackknife", **common, **acc_args)
     return out

@@ -320,6 +320,7 @@ def summary_lines(result: dict) -> list[str]:
                  + " ".join(f"{_f(m['classes'][c]['auc']['auc']):<19}" for c in CLASSES))
     for s in mrmc_sentences(result):
         lines.append(f"MRMC {s['what']}: {s['text']}")
+    lines += model_vs_readers_sentences(result)
     return lines
 
 
@@ -337,8 +338,9 @@ def model_vs_readers_sentences(result: dict) -> list[str]:
         if "error" in r:
             parts.append(f"{what}: not analysed ({r['error']})")
             continue
-        parts.append(f"{what} {_f(r.get('model'))} vs {_f(r.get('readers'))}, difference {_f(r.get('diff'))} "
-                     f"[{pct} CI {_f(r.get('ci_low'))} to {_f(r.get('ci_high'))}], {_p(r.get('p_value'))}")
+        parts.append(f"{what} {_f(r.get('model_fom'))} vs {_f(r.get('mean_reader_fom'))}, difference "
+                     f"{_f(r.get('diff'))} [{pct} CI {_f(r.get('ci_low'))} to {_f(r.get('ci_high'))}], "
+                     f"t on {_df(r.get('df'))} df, {_p(r.get('p_value'))}")
     if not parts:
         return []
     return [f"The model as a fixed reader against the mean of the unaided {who} (random readers and patients): "
