@@ -84,3 +84,33 @@ def test_bad_options_are_refused(tmp_path, capsys, option, value, message):
     code, _, err = _run(capsys, "analyze", "--reads", reads, "--study", study, "--predictions", preds,
                         "--out", tmp_path / "o", option, value)
     assert code == 2 and message in err and not (tmp_path / "o").exists()
+
+
+def test_plan_from_a_finished_analysis_and_from_a_pilot_reads_table(tmp_path, capsys):
+    from vcfnet.stats import mrmc_sample_size
+
+    study, preds, reads = write_inputs(tmp_path, n_patients=15)
+    out = tmp_path / "readers"
+    assert _run(capsys, "analyze", "--reads", reads, "--study", study, "--predictions", preds, "--out", out,
+                "--no-figures")[0] == 0
+    code, stdout, err = _run(capsys, "plan", "--from", out, "--effect", "0.1", "--readers", "4,8",
+                             "--fom", "chronic", "--fom", "accuracy")
+    assert code == 0, err
+    assert "effect 0.1, power 0.8" in stdout and "(simulated readers)" in stdout
+    plan = json.loads((out / "plan.json").read_text())
+    r = json.loads((out / "readers.json").read_text())["mrmc"]["or"]["chronic"]
+    direct = mrmc_sample_size(0.1, n_readers=[4, 8], n_cases_pilot=r["n_cases"],
+                              **{k: r[k] for k in ("var_tr", "var_error", "cov1", "cov2", "cov3")}).to_dict()
+    assert [row["n_cases"] for row in plan["foms"]["chronic"]["rows"]] == [x["n_cases"] for x in direct["rows"]]
+    assert plan["foms"]["chronic"]["unreachable"] == direct["unreachable"]
+    assert set(plan["foms"]) == {"chronic", "accuracy"}
+    # the same plan from the pilot reads table itself
+    code, _, err = _run(capsys, "plan", "--from", reads, "--study", study, "--predictions", preds, "--effect", "0.1",
+                        "--readers", "4,8", "--fom", "chronic", "--out", tmp_path / "p.json")
+    assert code == 0, err
+    again = json.loads((tmp_path / "p.json").read_text())
+    assert again["foms"]["chronic"]["rows"] == plan["foms"]["chronic"]["rows"]
+    code, _, err = _run(capsys, "plan", "--from", reads, "--effect", "0.1")
+    assert code == 2 and "needs --study and --predictions" in err
+    code, _, err = _run(capsys, "plan", "--from", out, "--readers", "x")
+    assert code == 2 and "--readers 'x'" in err

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -18,6 +19,7 @@ from vcfnet.errors import VcfnetError
 def register(app: typer.Typer) -> None:
     """Add ``analyze`` and ``plan`` to the ``vcfnet readers`` sub-app."""
     app.command("analyze")(analyze)
+    app.command("plan")(plan)
 
 
 def analyze(
@@ -42,3 +44,29 @@ def analyze(
     for line in summary_lines(result):
         typer.echo(line)
     typer.echo(f"-> {folder}/readers.json, table3.csv, reads.csv{', figures/' if figures else ''}")
+
+
+def plan(
+    source: Path = typer.Option(..., "--from", help="A finished analysis (readers.json of `vcfnet readers analyze`, "
+                                "or its folder), or a pilot reads table (.csv, with --study and --predictions)."),
+    effect: float = typer.Option(0.05, "--effect", help="Difference in mean AUC or accuracy to detect."),
+    power: float = typer.Option(0.8, "--power", help="Target power."),
+    readers: str = typer.Option("3-15", "--readers", help="Reader counts: a range (3-15) or a list (4,6,8)."),
+    fom: list[str] = typer.Option([], "--fom", help="acute, chronic, pathological, accuracy (default: all)."),
+    study: Optional[Path] = typer.Option(None, "--study", help="With a pilot reads table: the study directory."),
+    predictions: Optional[Path] = typer.Option(None, "--predictions", help="With a pilot reads table: predictions."),
+    alpha: float = typer.Option(0.05, "--alpha", help="Significance level."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="JSON file (default: plan.json beside the analysis)."),
+) -> None:
+    """Readers x cases needed for a target power and effect (Hillis-Obuchowski-Berbaum), from a pilot."""
+    from vcfnet.fileio import write_json
+    from vcfnet.readers.planning import load_pilot, parse_readers, plan_lines, plan_sample_size
+
+    analysis, default_out = load_pilot(source, study=study, predictions=predictions)
+    result = plan_sample_size(analysis, effect=effect, target_power=power, n_readers=parse_readers(readers),
+                              foms=fom or None, alpha=alpha)
+    for line in plan_lines(result):
+        typer.echo(line)
+    path = out or default_out
+    write_json(path, result)
+    typer.echo(f"-> {path}")
