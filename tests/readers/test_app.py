@@ -8,8 +8,7 @@ import json
 import re
 
 import pytest
-
-from conftest import T0, make_reading_study
+from readers_toys import T0, make_reading_study
 
 CLS = ("acute", "chronic", "pathological")
 

@@ -7,8 +7,8 @@ import os
 import re
 
 import pandas as pd
+from readers_toys import cli
 
-from conftest import cli
 from vcfnet.readers.reads import COLUMNS, read_reads_csv
 from vcfnet.study.dataset import load_table
 

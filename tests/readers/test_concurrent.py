@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import threading
 
-from conftest import LiveServer, make_reading_study
+from readers_toys import LiveServer, make_reading_study
 
 READERS = [(f"c{i}", ("trainee", "competent", "expert")[i % 3]) for i in range(8)]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from readers_toys import T0, answer, make_store
 
-from conftest import T0, answer, make_store
 from vcfnet.errors import VcfnetError
 from vcfnet.readers.design import Design, Reader, case_order, next_task, orders_for, session_seed
 from vcfnet.readers.store import TurnError

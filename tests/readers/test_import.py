@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from readers_toys import T0, make_store
 
-from conftest import T0, make_store
 from vcfnet.errors import InputError
 from vcfnet.readers.design import Reader
 from vcfnet.readers.manage import import_csv
@@ -72,7 +72,7 @@ def test_a_read_already_in_the_study_is_refused(store, tmp_path):
 
 
 def test_the_cli_prints_the_error_without_traceback(store, tmp_path):
-    from conftest import cli
+    from readers_toys import cli
 
     rows = _rows()
     rows[2]["roi_id"] = "v99"

@@ -14,8 +14,7 @@ import threading
 from pathlib import Path
 
 import pytest
-
-from conftest import T0, answer, free_port
+from readers_toys import T0, answer, free_port
 
 pytest.importorskip("psycopg")
 

@@ -11,8 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
-
-from conftest import LiveServer, make_reading_study
+from readers_toys import LiveServer, make_reading_study
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 CHROMIUM = Path("/usr/bin/chromium")

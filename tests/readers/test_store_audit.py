@@ -6,8 +6,8 @@ import datetime as dt
 import sqlite3
 
 import pytest
+from readers_toys import T0, answer, make_store
 
-from conftest import T0, answer, make_store
 from vcfnet.errors import VcfnetError
 from vcfnet.readers.design import Reader
 from vcfnet.readers.store import TurnError
@@ -160,7 +160,7 @@ def make_store_reads(folder):
 
 
 def test_the_cli_correct_and_verify_exits_non_zero_naming_the_event(tmp_path):
-    from conftest import cli
+    from readers_toys import cli
 
     s = make_store(tmp_path)
     s.add_reader(Reader("r1", "Dr A", "expert", 12), now=T0)
