@@ -93,24 +93,65 @@ def test_plan_from_a_finished_analysis_and_from_a_pilot_reads_table(tmp_path, ca
     out = tmp_path / "readers"
     assert _run(capsys, "analyze", "--reads", reads, "--study", study, "--predictions", preds, "--out", out,
                 "--no-figures")[0] == 0
-    code, stdout, err = _run(capsys, "plan", "--from", out, "--effect", "0.1", "--readers", "4,8",
+    code, stdout, err = _run(capsys, "plan", "--from", out, "--effect", "0.2", "--readers", "4,8",
                              "--fom", "chronic", "--fom", "accuracy")
     assert code == 0, err
-    assert "effect 0.1, power 0.8" in stdout and "(simulated readers)" in stdout
+    assert "effect 0.2, power 0.8" in stdout and "(simulated readers)" in stdout
     plan = json.loads((out / "plan.json").read_text())
     r = json.loads((out / "readers.json").read_text())["mrmc"]["or"]["chronic"]
-    direct = mrmc_sample_size(0.1, n_readers=[4, 8], n_cases_pilot=r["n_cases"],
+    # the pilot's unit is the patient (15 patients of 2 vertebrae), so the planned cases are patients
+    assert r["n_clusters"] == 15 and plan["unit"] == "patient" and plan["foms"]["chronic"]["n_cases_pilot"] == 15
+    direct = mrmc_sample_size(0.2, n_readers=[4, 8], n_cases_pilot=15,
                               **{k: r[k] for k in ("var_tr", "var_error", "cov1", "cov2", "cov3")}).to_dict()
-    assert [row["n_cases"] for row in plan["foms"]["chronic"]["rows"]] == [x["n_cases"] for x in direct["rows"]]
+    rows = plan["foms"]["chronic"]["rows"]
+    assert [row["n_readers"] for row in rows] == [8]                 # 4 readers cannot reach it
+    assert [row["n_patients"] for row in rows] == [x["n_cases"] for x in direct["rows"]]
+    assert [row["n_vertebrae"] for row in rows] == [2 * x["n_cases"] for x in direct["rows"]]
     assert plan["foms"]["chronic"]["unreachable"] == direct["unreachable"]
+    assert rows and f"{rows[0]['n_patients']} pat. (~{rows[0]['n_vertebrae']} v.)" in stdout
     assert set(plan["foms"]) == {"chronic", "accuracy"}
     # the same plan from the pilot reads table itself
-    code, _, err = _run(capsys, "plan", "--from", reads, "--study", study, "--predictions", preds, "--effect", "0.1",
+    code, _, err = _run(capsys, "plan", "--from", reads, "--study", study, "--predictions", preds, "--effect", "0.2",
                         "--readers", "4,8", "--fom", "chronic", "--out", tmp_path / "p.json")
     assert code == 0, err
     again = json.loads((tmp_path / "p.json").read_text())
     assert again["foms"]["chronic"]["rows"] == plan["foms"]["chronic"]["rows"]
-    code, _, err = _run(capsys, "plan", "--from", reads, "--effect", "0.1")
+    code, _, err = _run(capsys, "plan", "--from", reads, "--effect", "0.2")
     assert code == 2 and "needs --study and --predictions" in err
     code, _, err = _run(capsys, "plan", "--from", out, "--readers", "x")
     assert code == 2 and "--readers 'x'" in err
+
+
+def test_analyze_takes_the_reading_apps_export(tmp_path, capsys):
+    """import -> export -> analyze through the CLI: the reading app's OUT/reads.csv is what analyze reads."""
+    from readers_toys import T0
+
+    from vcfnet.readers.design import Design
+    from vcfnet.readers.manage import Layout, db_url
+    from vcfnet.readers.store import ReaderStore
+
+    study, preds, reads = write_inputs(tmp_path, n_patients=9)
+    rois = sorted(pd.read_csv(preds, dtype=str)["roi_id"])
+    rs = tmp_path / "rs"
+    rs.mkdir()
+    store = ReaderStore(db_url(rs))
+    store.initialise(study={"n_cases": len(rois)}, design=Design("sequential", 0.0, 1),
+                     cases=[(roi, f"m{i}") for i, roi in enumerate(rois)], model={"version": "toy"}, now=T0)
+    store.close()
+    assert Layout(rs).db.is_file()
+    code, stdout, err = _run(capsys, "import", rs, reads)
+    assert code == 0 and "imported 108 read(s)" in stdout, err
+    assert _run(capsys, "export", rs, tmp_path / "export")[0] == 0
+    exported = tmp_path / "export" / "reads.csv"
+    out = tmp_path / "eval" / "readers"
+    code, stdout, err = _run(capsys, "analyze", "--reads", exported, "--study", study, "--predictions", preds,
+                             "--out", out, "--no-figures")
+    assert code == 0, err
+    assert "3 simulated readers, 18 vertebrae, 9 patients" in stdout
+    direct = tmp_path / "direct"
+    assert _run(capsys, "analyze", "--reads", reads, "--study", study, "--predictions", preds, "--out", direct,
+                "--no-figures")[0] == 0
+    via_app, made = (json.loads((d / "readers.json").read_text()) for d in (out, direct))
+    assert via_app["source"]["reads"] == "reads.csv"
+    for key in ("readers", "tiers", "model", "mrmc"):        # the export loses nothing the analysis uses
+        assert via_app[key] == made[key], key

@@ -4,12 +4,13 @@ The variance components come from a finished analysis (``readers.json``: the Obu
 result of each figure of merit) or from a pilot reads table analysed on the spot; the power is
 Hillis, Obuchowski & Berbaum's (2011) method as :func:`vcfnet.stats.mrmc_sample_size` implements it.
 
-Unit: the OR components were estimated with patients as the jackknife unit, scaled here by the
-number of vertebrae of the pilot, so "cases" are vertebrae in the pilot's mix of vertebrae per patient
-(``patients`` in each row = cases / that mean).
+Unit: the analysis estimated the OR components with the **patient** as the unit of independence
+(``cluster = patient``), so the pilot size is its number of patients (``n_clusters``) and the planned
+``n_cases`` of each row are patients; ``n_vertebrae`` beside them is patients x the pilot's mean number
+of vertebrae per patient (rounded up), what those patients would bring in the same mix.
 
     >>> plan = plan_sample_size(json.load(open("eval/readers/readers.json")), effect=0.05)
-    >>> [(r["n_readers"], r["n_cases"]) for r in plan["foms"]["accuracy"]["rows"]][:2]
+    >>> [(r["n_readers"], r["n_cases"], r["n_vertebrae"]) for r in plan["foms"]["accuracy"]["rows"]][:2]
 """
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ def plan_sample_size(analysis: dict[str, Any], *, effect: float, target_power: f
                      n_readers: Sequence[int] = tuple(range(3, 16)), foms: Sequence[str] | None = None,
                      alpha: float = 0.05, max_cases: int = 5000) -> dict[str, Any]:
     """For each figure of merit of ``analysis`` (an :func:`vcfnet.readers.analysis.analyze_reads`
-    result), the fewest cases per reader count reaching ``target_power`` for a difference ``effect``."""
+    result), the fewest patients per reader count reaching ``target_power`` for a difference ``effect``
+    (random readers and random patients)."""
     from vcfnet.stats import mrmc_sample_size
 
     if not (isinstance(effect, (int, float)) and 0 < effect < 1):
@@ -41,7 +43,7 @@ def plan_sample_size(analysis: dict[str, Any], *, effect: float, target_power: f
         raise VcfnetError(f"figure of merit '{unknown[0]}': expected one of {', '.join(FOMS)}")
     mrmc = analysis.get("mrmc") or {}
     per_patient = analysis["n_cases"] / max(analysis["n_patients"], 1)
-    out: dict[str, Any] = {"effect": effect, "target_power": target_power, "alpha": alpha,
+    out: dict[str, Any] = {"effect": effect, "target_power": target_power, "alpha": alpha, "unit": "patient",
                            "pilot": {"n_readers": analysis["n_readers"], "n_cases": analysis["n_cases"],
                                      "n_patients": analysis["n_patients"], "simulated": analysis.get("simulated")},
                            "vertebrae_per_patient": per_patient, "foms": {}}
@@ -54,14 +56,18 @@ def plan_sample_size(analysis: dict[str, Any], *, effect: float, target_power: f
         if any(v is None or not math.isfinite(v) for v in comp.values()):
             out["foms"][fom] = {"error": f"the pilot's variance components are not estimable ({comp})"}
             continue
+        # the pilot's unit: patients when the analysis clustered (it always does), else vertebrae
+        n_pilot = r.get("n_clusters") or r["n_cases"]
         try:
             res = mrmc_sample_size(effect, n_readers=list(n_readers), target_power=target_power, alpha=alpha,
-                                   max_cases=max_cases, n_cases_pilot=r["n_cases"], **comp).to_dict()
+                                   max_cases=max_cases, n_cases_pilot=n_pilot, **comp).to_dict()
         except ValueError as exc:
             out["foms"][fom] = {"error": str(exc)}
             continue
         for row in res["rows"]:
-            row["n_patients"] = int(math.ceil(row["n_cases"] / per_patient))
+            row["n_patients"] = row["n_cases"]
+            row["n_vertebrae"] = int(math.ceil(row["n_cases"] * per_patient))
+        res["n_cases_pilot"] = n_pilot
         res["pilot_diff"] = r.get("diff")
         res["components"] = comp
         out["foms"][fom] = res
@@ -69,11 +75,13 @@ def plan_sample_size(analysis: dict[str, Any], *, effect: float, target_power: f
 
 
 def plan_lines(plan: dict[str, Any]) -> list[str]:
-    """The plan as a small terminal table: readers -> cases (patients) per figure of merit."""
+    """The plan as a small terminal table: readers -> patients (about how many vertebrae) per figure of merit."""
     foms = list(plan["foms"])
     lines = [f"effect {plan['effect']:g}, power {plan['target_power']:g}, alpha {plan['alpha']:g}; pilot "
              f"{plan['pilot']['n_readers']} readers x {plan['pilot']['n_cases']} vertebrae "
              f"({plan['pilot']['n_patients']} patients){' (simulated readers)' if plan['pilot'].get('simulated') else ''}",
+             "patients needed (random readers and patients; ~vertebrae in the pilot's mix of "
+             f"{plan['vertebrae_per_patient']:.2f} per patient):",
              f"{'readers':<8}" + "".join(f"{f:>22}" for f in foms)]
     readers = sorted({row["n_readers"] for f in foms for row in plan["foms"][f].get("rows", [])}
                      | {r for f in foms for r in plan["foms"][f].get("unreachable", [])})
@@ -82,7 +90,7 @@ def plan_lines(plan: dict[str, Any]) -> list[str]:
         for f in foms:
             res = plan["foms"][f]
             row = next((x for x in res.get("rows", []) if x["n_readers"] == n), None)
-            cells.append(f"{row['n_cases']} ({row['n_patients']} pat.)" if row else "unreachable")
+            cells.append(f"{row['n_patients']} pat. (~{row['n_vertebrae']} v.)" if row else "unreachable")
         lines.append(f"{n:<8}" + "".join(f"{c:>22}" for c in cells))
     for f in foms:
         if "error" in plan["foms"][f]:

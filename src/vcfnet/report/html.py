@@ -211,9 +211,18 @@ def _reader_section(eval_dir: Path) -> dict[str, Any] | None:
             "n_cases": result["n_cases"], "n_patients": result["n_patients"], "n_readers": result["n_readers"],
             "class_counts": result["class_counts"], "tiers": [t for t in result["tiers"] if t["tier"] != "all"],
             "table3": R.table3_rows(result), "mrmc": R.mrmc_sentences(result),
+            "mrmc_table": R.mrmc_table_rows(result), "n_clusters": _n_clusters(mrmc),
             "model_vs_readers": R.model_vs_readers_sentences(result), "mrmc_ran": bool(mrmc),
             "figures": [(cls, f) for cls, f in zip(CLASSES, figures) if f], "notes": result.get("notes", []),
             "ci_pct": f"{round(100 * (1 - result.get('alpha', 0.05)))}%"}
+
+
+def _n_clusters(mrmc: dict[str, Any]) -> int | None:
+    """The number of patients the MRMC analysis used as its unit (None before it ran)."""
+    for r in (mrmc.get("or") or {}).values():
+        if isinstance(r, dict) and r.get("n_clusters") is not None:
+            return int(r["n_clusters"])
+    return None
 
 
 def _maybe(x) -> str:

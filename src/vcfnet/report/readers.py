@@ -292,6 +292,48 @@ def mrmc_sentences(result: dict) -> list[dict[str, str]]:
     return out
 
 
+def _ci(r: dict) -> str:
+    return f"{_f(r.get('diff'))} [{_f(r.get('ci_low'))} to {_f(r.get('ci_high'))}]"
+
+
+def _ftest(r: dict | None) -> str:
+    """``F(1, 44.2) = 4.59, p = 0.038`` of an OR/DBM result; ``not analysed`` / ``not estimable``."""
+    if not r:
+        return ""
+    if "error" in r:
+        return "not analysed"
+    if r.get("f_stat") is None:
+        return "not estimable"
+    return f"F({_df(r.get('df_num'))}, {_df(r.get('df_den'))}) = {r['f_stat']:.2f}, {_p(r.get('p_value'))}"
+
+
+def mrmc_table_rows(result: dict) -> list[dict[str, str]]:
+    """The MRMC results side by side, one row per figure of merit: the readers' mean unaided and aided,
+    the OR difference [CI] and test, the OR test with DeLong covariances, DBM, and the model as a fixed
+    reader against the unaided readers' mean (difference [CI], t, p). Cells are text; an analysis the
+    design could not give says "not analysed" (its reason is in the notes)."""
+    m = result.get("mrmc")
+    if not m:
+        return []
+    rows = []
+    for key, what in [*((c, f"AUC {c}") for c in CLASSES), ("accuracy", "3-class accuracy")]:
+        r = m["or"].get(key) or {}
+        means = r.get("auc") or {}
+        mv = (m.get("model_vs_readers") or {}).get(key) or {}
+        if mv and "error" not in mv:
+            model = _f(mv.get("model_fom"))
+            vs = (f"{_ci(mv)}, t({_df(mv.get('df'))}) = {_f(mv.get('t_stat'), 2)}, {_p(mv.get('p_value'))}"
+                  if mv.get("t_stat") is not None else f"{_f(mv.get('diff'))}; not estimable")
+        else:
+            model, vs = "", "not analysed" if mv else ""
+        rows.append({"what": what, "unaided": _f(means.get("unaided")) if "error" not in r else "",
+                     "aided": _f(means.get("aided")) if "error" not in r else "",
+                     "diff": _ci(r) if r and "error" not in r else "", "or": _ftest(r),
+                     "or_delong": _ftest((m.get("or_delong") or {}).get(key)) or "—",
+                     "dbm": _ftest((m.get("dbm") or {}).get(key)), "model": model, "model_vs": vs})
+    return rows
+
+
 def figure6_alt(result: dict, cls: str) -> str:
     auc = result["model"]["classes"][cls]["auc"]
     pts = []
