@@ -92,15 +92,20 @@ def test_the_report_has_the_section_only_with_the_analysis(eval_dir, tmp_path):
     assert r["reader"] in html and "sim-expert-2" in html
     # Table 6: OR, DBM and the model as a fixed reader side by side, from readers.json's numbers
     assert '<table class="numbers mrmc">' in html and "Model − unaided readers" in html
+    from html import escape
+
     from vcfnet.report.readers import mrmc_table_rows
     rows = {row["what"]: row for row in mrmc_table_rows(data)}
     chronic, mv = data["mrmc"]["or"]["chronic"], data["mrmc"]["model_vs_readers"]["chronic"]
     assert rows["AUC chronic"]["diff"] == f"{chronic['diff']:.3f} [{chronic['ci_low']:.3f} to {chronic['ci_high']:.3f}]"
-    assert rows["AUC chronic"]["model"] == f"{mv['model_fom']:.3f}" and f"{mv['diff']:.3f} [" in rows["AUC chronic"]["model_vs"]
+    assert rows["AUC chronic"]["model"] == f"{mv['model_fom']:.3f}"
+    assert rows["AUC chronic"]["model_vs"] == f"{mv['diff']:.3f} [{mv['ci_low']:.3f} to {mv['ci_high']:.3f}]"
+    assert rows["AUC chronic"]["model_test"].startswith(f"t({mv['df']:.1f}) = {mv['t_stat']:.2f}, p")
+    assert rows["AUC chronic"]["or_delong"].startswith("DeLong covariances: p")
     assert rows["3-class accuracy"]["or"] == rows["3-class accuracy"]["dbm"]       # jackknife DBM = ORH
-    assert rows["3-class accuracy"]["or_delong"] == "—"
+    assert rows["3-class accuracy"]["or_delong"] == ""                              # AUCs only
     for row in rows.values():
-        assert row["diff"] in html and row["model_vs"] in html
+        assert all(escape(row[k]) in html for k in ("diff", "model_vs", "model_test", "or", "or_delong", "dbm"))
     bare = tmp_path / "eval"
     shutil.copytree(eval_dir, bare, ignore=shutil.ignore_patterns("readers"))
     html = render_report(bare)

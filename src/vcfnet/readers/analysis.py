@@ -146,7 +146,7 @@ def _per_reader(reads: pd.DataFrame, cases: pd.DataFrame, alpha: float) -> list[
             m["median_seconds"] = float(secs.median()) if secs.notna().any() else None
             sessions[s] = m
         change = reader_change(truth, arrays["unaided"][0], arrays["aided"][0], arrays["unaided"][1],
-                               arrays["aided"][1], alpha=alpha)
+                               arrays["aided"][1], alpha=alpha, who=f"reader '{reader}'")
         out.append({"reader": reader, "tier": str(tier_of[reader]),
                     "simulated": bool(mine["simulated"].astype(int).eq(1).all()),
                     "sessions": sessions, "change": change})

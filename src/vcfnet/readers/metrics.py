@@ -47,7 +47,7 @@ def session_metrics(truth: np.ndarray, scores: np.ndarray, answer: np.ndarray, *
         sens = proportion_ci(tp, tp + fn, alpha=alpha, name=f"sensitivity of {who} for '{name}' (no {name} cases)")
         spec = proportion_ci(tn, tn + fp, alpha=alpha, name=f"specificity of {who} for '{name}' (only {name} cases)")
         out["classes"][name] = {
-            "auc": _auc(pos.astype(int), scores[:, c], name, alpha),
+            "auc": _auc(pos.astype(int), scores[:, c], f"{who}: AUC of '{name}'", alpha),
             "sensitivity": sens.to_dict(), "specificity": spec.to_dict(),
             "operating_point": jsonable({"fpr": 1.0 - spec.estimate, "tpr": sens.estimate}),
         }
@@ -62,24 +62,25 @@ def model_metrics(truth: np.ndarray, proba: np.ndarray, *, alpha: float = 0.05) 
 
 
 def reader_change(truth: np.ndarray, unaided: np.ndarray, aided: np.ndarray, answer_unaided: np.ndarray,
-                  answer_aided: np.ndarray, *, alpha: float = 0.05) -> dict:
+                  answer_aided: np.ndarray, *, alpha: float = 0.05, who: str = "reader") -> dict:
     """One reader's change from unaided to aided on the same cases.
 
     ``accuracy``: McNemar's test (:func:`vcfnet.stats.mcnemar_test`, exact below 25 discordant pairs)
     with A = aided, B = unaided, so ``b`` counts cases only the aided read got right. ``auc[class]``:
-    paired DeLong test (:func:`vcfnet.stats.delong_test`) of aided minus unaided.
+    paired DeLong test (:func:`vcfnet.stats.delong_test`) of aided minus unaided. ``who`` names the
+    reader in the warnings of undefined numbers.
     """
     acc = mcnemar_test(answer_aided == truth, answer_unaided == truth).to_dict()
     acc["diff"] = float(np.mean(answer_aided == truth) - np.mean(answer_unaided == truth)) if truth.size else None
     auc = {}
     for c, name in enumerate(CLASSES):
-        with _about(f"paired DeLong test of '{name}' (aided vs unaided)"):
+        with _about(f"{who}: paired DeLong test of '{name}' (aided vs unaided)"):
             auc[name] = delong_test((truth == c).astype(int), aided[:, c], unaided[:, c], alpha=alpha).to_dict()
     return {"accuracy": acc, "auc": auc}
 
 
-def _auc(y: np.ndarray, score: np.ndarray, name: str, alpha: float) -> dict:
-    with _about(f"AUC of '{name}'"):
+def _auc(y: np.ndarray, score: np.ndarray, what: str, alpha: float) -> dict:
+    with _about(what):
         return roc_auc_ci(y, score, method="delong", alpha=alpha).to_dict()
 
 

@@ -307,30 +307,33 @@ def _ftest(r: dict | None) -> str:
     return f"F({_df(r.get('df_num'))}, {_df(r.get('df_den'))}) = {r['f_stat']:.2f}, {_p(r.get('p_value'))}"
 
 
-def mrmc_table_rows(result: dict) -> list[dict[str, str]]:
+def mrmc_table_rows(result: dict) -> list[dict[str, Any]]:
     """The MRMC results side by side, one row per figure of merit: the readers' mean unaided and aided,
-    the OR difference [CI] and test, the OR test with DeLong covariances, DBM, and the model as a fixed
-    reader against the unaided readers' mean (difference [CI], t, p). Cells are text; an analysis the
-    design could not give says "not analysed" (its reason is in the notes)."""
+    the OR difference [CI]; the OR test (jackknife covariances; ``or_delong``: p with DeLong covariances,
+    AUCs only); DBM; the model as a fixed reader against the unaided readers' mean (``model``, ``model_vs``
+    = difference [CI], ``model_test`` = t, p). Cells are text; an analysis the design could not give
+    says "not analysed" (its reason is in the notes)."""
     m = result.get("mrmc")
     if not m:
         return []
     rows = []
     for key, what in [*((c, f"AUC {c}") for c in CLASSES), ("accuracy", "3-class accuracy")]:
         r = m["or"].get(key) or {}
+        ok = bool(r) and "error" not in r
         means = r.get("auc") or {}
+        d = (m.get("or_delong") or {}).get(key)
         mv = (m.get("model_vs_readers") or {}).get(key) or {}
-        if mv and "error" not in mv:
-            model = _f(mv.get("model_fom"))
-            vs = (f"{_ci(mv)}, t({_df(mv.get('df'))}) = {_f(mv.get('t_stat'), 2)}, {_p(mv.get('p_value'))}"
-                  if mv.get("t_stat") is not None else f"{_f(mv.get('diff'))}; not estimable")
-        else:
-            model, vs = "", "not analysed" if mv else ""
-        rows.append({"what": what, "unaided": _f(means.get("unaided")) if "error" not in r else "",
-                     "aided": _f(means.get("aided")) if "error" not in r else "",
-                     "diff": _ci(r) if r and "error" not in r else "", "or": _ftest(r),
-                     "or_delong": _ftest((m.get("or_delong") or {}).get(key)) or "—",
-                     "dbm": _ftest((m.get("dbm") or {}).get(key)), "model": model, "model_vs": vs})
+        mv_ok = bool(mv) and "error" not in mv
+        rows.append({
+            "what": what, "unaided": _f(means.get("unaided")) if ok else "", "aided": _f(means.get("aided")) if ok else "",
+            "diff": _ci(r) if ok else "", "or": _ftest(r),
+            "or_delong": (f"DeLong covariances: {_p(d['p_value'])}" if d and d.get("p_value") is not None
+                          else ("DeLong covariances: not estimable" if d else "")),
+            "dbm": _ftest((m.get("dbm") or {}).get(key)),
+            "model": _f(mv.get("model_fom")) if mv_ok else "",
+            "model_vs": (_ci(mv) if mv_ok else ("not analysed" if mv else "")),
+            "model_test": (f"t({_df(mv.get('df'))}) = {_f(mv.get('t_stat'), 2)}, {_p(mv.get('p_value'))}"
+                           if mv_ok and mv.get("t_stat") is not None else ("not estimable" if mv_ok else ""))})
     return rows
 
 
