@@ -110,3 +110,35 @@ def test_the_report_has_the_section_only_with_the_analysis(eval_dir, tmp_path):
     shutil.copytree(eval_dir, bare, ignore=shutil.ignore_patterns("readers"))
     html = render_report(bare)
     assert 'id="readers"' not in html and "simulated readers" not in html
+
+
+@pytest.mark.browser
+def test_table6_fits_a_laptop_and_figure6_prints_two_per_row(eval_dir, tmp_path):
+    """In Chromium: Table 6 needs no horizontal scrolling on a laptop screen, and in print each Figure 6
+    panel takes about half the text width (at a third its 10 pt text printed at about 5 pt)."""
+    import os
+    from pathlib import Path
+
+    from vcfnet.report.html import write_report
+    from vcfnet.tools.screenshot import CHROMIUM, LAPTOP, LAUNCH_ARGS, open_report
+
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{CHROMIUM} missing under CI")
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    html = write_report(eval_dir, tmp_path / "report.html")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        try:
+            page = browser.new_page(viewport=LAPTOP)
+            assert open_report(page, html) == []
+            wrap = page.eval_on_selector("table.mrmc", "t => [t.parentElement.scrollWidth, t.parentElement.clientWidth]")
+            page.set_viewport_size({"width": 720, "height": 1000})       # A4 text width at 96 px/inch
+            page.emulate_media(media="print")
+            widths = page.eval_on_selector_all("#readers .figrow img", "els => els.map(e => e.getBoundingClientRect().width)")
+        finally:
+            browser.close()
+    assert wrap[0] <= wrap[1], wrap
+    assert len(widths) == 3 and all(w >= 0.4 * 720 for w in widths), widths
