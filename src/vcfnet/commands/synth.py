@@ -2,6 +2,7 @@
 
     vcfnet synth synthetic                      # the study's counts: 2031 development vertebrae, ...
     vcfnet synth small --scale 0.1 --format png --workers 2
+    vcfnet synth demo --scale 0.25 --resolution 0.5 --real-crops ../shared/data/vcfnet-samples/train
 """
 from __future__ import annotations
 
@@ -25,9 +26,14 @@ def synth(
                             "exercise de-identification) or png (with metadata.csv)."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Processes (default: all cores)."),
     resolution: float = typer.Option(1.0, "--resolution", help="Detector resolution factor: 1.0 = each "
-                                     "site's own (700-900 px tall), 0.5 = half as many pixels per side."),
+                                     "site's own DR/CR detector (0.14-0.18 mm, 2000-2600 px tall), 0.5 = half "
+                                     "as many pixels per side (the demo's)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a synthetic study already in OUT."),
     montage: Optional[Path] = typer.Option(None, "--montage", help="Also draw a montage PNG of the study."),
+    real_crops: Optional[Path] = typer.Option(None, "--real-crops", help="Folder of real crops "
+                                              "({Acute,Chronic,Pathologic}/*.png): print the realism "
+                                              "statistics and domain-probe AUC against them, and put "
+                                              "them beside the synthetic crops in the montage."),
 ) -> None:
     """Synthetic lateral lumbar radiographs from four sites with LabelImg boxes on the fractured vertebrae.
 
@@ -45,6 +51,12 @@ def synth(
         typer.echo(f"{path:20s} {row['images']:5d} images  {per_class}")
     typer.echo(f"-> {out}/manifest.json: {counts['images']} images, {counts['vertebrae']} fractured vertebrae "
                f"in {seconds:.1f} s ({counts['images'] / max(seconds, 1e-9):.1f} images/s)")
+    if real_crops is not None:
+        from vcfnet.synth.realism import compare, format_table, statistics_matrix, synthetic_crops
+        from vcfnet.synth.realism import real_crops as load_real
+
+        result = compare(statistics_matrix(load_real(real_crops)), statistics_matrix(synthetic_crops(out, limit=120)))
+        typer.echo(format_table(result))
     if montage is not None:
         from vcfnet.synth.montage import make_montage
-        typer.echo(f"-> {make_montage(out, montage)}")
+        typer.echo(f"-> {make_montage(out, montage, real=real_crops)}")

@@ -24,7 +24,7 @@ TILE = 160           # display size of every crop, pixels
 #: What the generator simulates, for the film picture (kept short; docs/SYNTH.md has the details).
 SIMULATED = (
     "Anatomy (attenuation line integrals, mm scale)",
-    "- torso: lateral path through an ellipse with a flat back, skin line, air",
+    "- torso: lateral path through a flat-backed ellipse; air behind",
     "- T10-S2 on a lordotic curve; bodies with a thin cortical shell,",
     "  endplates, concave walls, striated trabecular texture",
     "- posterior elements; ribs 11-12 over T11-L1; iliac crest at L4-L5",

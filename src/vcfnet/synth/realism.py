@@ -173,7 +173,7 @@ def compare(real: np.ndarray, synthetic: np.ndarray) -> dict:
         rows[name] = {"real_mean": float(r.mean()), "real_std": float(r.std(ddof=1)),
                       "real_median": float(np.median(r)), "synth_mean": float(s.mean()),
                       "synth_std": float(s.std(ddof=1)), "synth_median": float(np.median(s)),
-                      "median_ratio": float(np.median(s) / np.median(r)) if np.median(r) > 0 else float("inf")}
+                      "median_ratio": float(np.median(s) / np.median(r)) if np.median(r) > 0 else None}
     return {"statistics": rows, "probe_auc": probe_auc(real, synthetic), "n_real": len(real),
             "n_synthetic": len(synthetic)}
 
@@ -183,7 +183,8 @@ def format_table(result: dict) -> str:
     lines = [f"| statistic | real crops (n={result['n_real']}) | synthetic crops (n={result['n_synthetic']}) "
              f"| median ratio |", "|---|---|---|---|"]
     for name, row in result["statistics"].items():
+        ratio = "real median 0" if row["median_ratio"] is None else f"{row['median_ratio']:.2f}"
         lines.append(f"| {LABELS[name]} | {row['real_mean']:.3f} ± {row['real_std']:.3f} | "
-                     f"{row['synth_mean']:.3f} ± {row['synth_std']:.3f} | {row['median_ratio']:.2f} |")
+                     f"{row['synth_mean']:.3f} ± {row['synth_std']:.3f} | {ratio} |")
     lines.append(f"\ndomain-probe AUC (logistic regression, 5-fold CV): {result['probe_auc']:.3f}")
     return "\n".join(lines)
