@@ -95,3 +95,14 @@ def test_probe_separates_different_crops_and_not_identical_ones():
     same = [probe_auc(rng.normal(0, 1, (30, 6)), rng.normal(0, 1, (60, 6)), seed=k) for k in range(5)]
     assert 0.3 < float(np.mean(same)) < 0.7
     assert auc(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8])) == 0.75
+
+
+def test_synth_command_prints_the_realism_table_and_draws_the_montage(tmp_path, sample_crops, capsys):
+    from vcfnet.cli import main
+
+    out, picture = tmp_path / "s", tmp_path / "montage.png"
+    assert main(["synth", str(out), "--scale", "0.001", "--workers", "1", "--resolution", "0.3",
+                 "--real-crops", str(sample_crops / "train"), "--montage", str(picture)]) == 0
+    text = capsys.readouterr().out
+    assert "| contrast (std of grey values) |" in text and "domain-probe AUC" in text
+    assert picture.stat().st_size > 50_000
