@@ -38,7 +38,7 @@ def synthetic_film(tmp_path_factory):
     """One DICOM of ``vcfnet synth`` (made-up identifiers in its header) and its first LabelImg box."""
     out = tmp_path_factory.mktemp("synth") / "study"
     cmd = [sys.executable, "-c", "import sys; from vcfnet.cli import main; sys.exit(main())",
-           "synth", str(out), "--scale", "0.005", "--workers", "1"]
+           "synth", str(out), "--scale", "0.005", "--workers", "1", "--resolution", "0.3"]
     subprocess.run(cmd, check=True, capture_output=True, timeout=240)
     dicom = sorted(out.glob("site1-development/*.dcm"))[0]
     root = ET.parse(dicom.with_suffix(".xml")).getroot()
