@@ -25,8 +25,9 @@ def test_serve_defaults_to_the_demo_checkpoint(tmp_path, monkeypatch, checkpoint
     monkeypatch.chdir(tmp_path)
     for run in ("aaa", "bbb"):      # as `vcfnet demo` lays them out: vcfnet-demo/runs/<hash>/best
         shutil.copytree(checkpoint, tmp_path / "vcfnet-demo" / "runs" / run / "best")
-    old = time.time() - 100
-    os.utime(tmp_path / "vcfnet-demo/runs/bbb/best/model.json", (old, old))
+    now = time.time()       # copytree keeps the fixture's mtime, which a slow run makes older than now - 100
+    os.utime(tmp_path / "vcfnet-demo/runs/aaa/best/model.json", (now, now))
+    os.utime(tmp_path / "vcfnet-demo/runs/bbb/best/model.json", (now - 100, now - 100))
     caplog.set_level("INFO")
     assert _default_checkpoint() == Path("vcfnet-demo/runs/aaa/best")            # the newest run
     (tmp_path / "vcfnet-demo" / "demo.json").write_text(json.dumps({"checkpoint": "vcfnet-demo/runs/bbb/best"}))
