@@ -16,11 +16,9 @@ Re-running reuses what is there: the synthetic study (same seed, scale, format, 
 cache (ingest decodes only changed images) and a finished training run with the same settings (its
 folder is named by a hash of them; an interrupted one resumes).
 
-Measured on the 2-core CPU (no GPU, offline so trained from scratch), defaults, fresh folder, load
-average ~1.7: 185 s in all (synth 8 s, ingest 2.9 s, train 166 s, predict 2.1 s, evaluate + report
-5.6 s; measured before the readers stage existed) and a test-cohort accuracy of 0.804 (n = 107). The
-readers stage (simulated readers + their analysis + Figure 6) took 1.1 s at ``--scale small --epochs 3
---input-size 64`` on the same machine (40 collaboration-set vertebrae). The split depends only on the data and the
+Measured on the 2-core CPU (no GPU, offline so trained from scratch), defaults, fresh folder, idle, at
+commit 2ffa393: 120 s in all (synth 34 s, ingest 4.7 s, train 73 s, predict 2.3 s, evaluate 5.3 s,
+simulated readers 0.8 s, report 0.1 s) and a test-cohort accuracy of 0.782 (n = 101). The split depends only on the data and the
 seed, and CPU training is deterministic, so a fresh run with the same seed reaches the same accuracy.
 On a busy machine ``--threads 1`` can train faster than the default two threads.
 """
