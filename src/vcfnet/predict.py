@@ -13,6 +13,8 @@ in the engine.
 
 Probabilities: ``softmax(logits)``, or ``softmax(logits / T)`` when the model card holds a float
 ``temperature`` T (temperature scaling fitted after training; T > 1 softens over-confident outputs).
+When the card holds an image+clinical stacker and clinical values are given (``clinical=``), the
+stacker answers; every answer carries ``refer`` and its reason (``vcfnet.model.answer``).
 
 Threads: plain predictions run under ``torch.inference_mode`` on a model in eval mode and need no
 lock. Grad-CAM needs gradients and hooks; it runs on a private copy of the model under a lock (see
@@ -23,7 +25,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from vcfnet.gradcam import GradCamExplainer
+    from vcfnet.model.answer import Answers
     from vcfnet.model.card import ModelCard
 
 log = logging.getLogger(__name__)
@@ -47,7 +50,10 @@ Box = tuple[float, float, float, float]
 #: Columns of the predictions table (DESIGN.md), then the study-design columns kept beside them.
 PREDICTION_COLUMNS: tuple[str, ...] = ("roi_id", "cohort", "site", "patient_id", "label", "p_acute",
                                        "p_chronic", "p_pathological", "predicted", "split",
-                                       "collaboration")
+                                       "collaboration", "confidence", "refer", "refer_reason", "model")
+#: Added when the image+clinical model answered: the image model's own answer on the same rows.
+IMAGE_COLUMNS: tuple[str, ...] = ("image_p_acute", "image_p_chronic", "image_p_pathological",
+                                  "image_predicted", "image_refer")
 
 
 @dataclass
@@ -66,6 +72,11 @@ class BoxPrediction:
     heatmap: np.ndarray | None = None
     window: tuple[int, int, int, int] = (0, 0, 0, 0)
     pixels: np.ndarray | None = field(default=None, repr=False, compare=False)
+    refer: bool = False
+    refer_reason: str = ""
+    model: str = "image"                       # "image" or "image+clinical"
+    image_probabilities: dict[str, float] = field(default_factory=dict)
+    clinical_notes: list[str] = field(default_factory=list)
 
     def overlay(self, pixels: np.ndarray | None = None, *, alpha: float = 0.45,
                 colormap: str = DEFAULT_COLORMAP, full_image: bool = False) -> np.ndarray:
@@ -85,7 +96,10 @@ class BoxPrediction:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (no pixels, no heatmap)."""
         return {"box": [float(v) for v in self.box], "window": list(self.window),
-                "probabilities": dict(self.probabilities), "predicted": self.predicted}
+                "probabilities": dict(self.probabilities), "predicted": self.predicted,
+                "refer": bool(self.refer), "refer_reason": self.refer_reason, "model": self.model,
+                "image_probabilities": dict(self.image_probabilities),
+                "clinical_notes": list(self.clinical_notes)}
 
 
 class Predictor:
@@ -140,13 +154,21 @@ class Predictor:
         self._explainer_lock = threading.Lock()
 
     # ---- crops -> probabilities ---------------------------------------------------------------
-    def predict_crops(self, crops: np.ndarray) -> np.ndarray:
+    def predict_crops(self, crops: np.ndarray, clinical: Any = None) -> np.ndarray:
         """Class probabilities (N, C) for ready crops (N, 1, S, S) uint8, columns in ``classes`` order.
 
         Crops are cut like the study's cache (``crop_size``); any other square size is resized to the
-        network's ``input_size`` by the engine.
+        network's ``input_size`` by the engine. ``clinical``: one row of clinical values per crop (a
+        DataFrame or mappings, blanks allowed) for the card's image+clinical model; see ``answer_crops``.
         """
-        from vcfnet.model.engine import predict_proba
+        return self.answer_crops(crops, clinical).proba
+
+    def answer_crops(self, crops: np.ndarray, clinical: Any = None) -> Answers:
+        """Probabilities, the answering model and the referral decision for ready crops
+        (``vcfnet.model.answer``): the image+clinical model when the card has one and ``clinical``
+        rows are given, else the image model (temperature-scaled when calibrated)."""
+        from vcfnet.model.answer import answer
+        from vcfnet.model.engine import predict_logits
 
         crops = np.asarray(crops)
         if crops.dtype != np.uint8 or crops.ndim != 4 or crops.shape[1] != 1 or crops.shape[2] != crops.shape[3]:
@@ -155,17 +177,25 @@ class Predictor:
         import torch
 
         with torch.inference_mode():
-            return predict_proba(self.model, crops, batch_size=self.batch_size, device=self.device,
-                                 amp_dtype=self.amp_dtype, temperature=self.temperature)
+            logits = predict_logits(self.model, crops, batch_size=self.batch_size, device=self.device,
+                                    amp_dtype=self.amp_dtype)
+        return answer(self.model_card, logits, clinical)
+
+    @property
+    def clinical_columns(self) -> list[str]:
+        """The clinical columns the card's image+clinical model reads ([] for an image-only model)."""
+        return self.model_card.clinical.encoding.names if self.model_card.clinical is not None else []
 
     # ---- radiograph + boxes -> predictions ---------------------------------------------------
     def predict(self, image: Any, boxes: Sequence[Sequence[float]] | None = None, *,
-                gradcam: bool = False) -> list[BoxPrediction]:
+                gradcam: bool = False, clinical: Mapping[str, Any] | None = None) -> list[BoxPrediction]:
         """Predict each box of a radiograph (or the whole image as a ready crop when ``boxes`` is None).
 
         ``image``: a file path (DICOM, PNG, ...; read with ``vcfnet.io.read_radiograph``), a
         ``Radiograph``, or a 2-D float array in [0, 1] (bone bright). ``boxes``: (x0, y0, x1, y1) pixel
-        edges. Returns one ``BoxPrediction`` per box, in order.
+        edges. ``clinical``: the patient's values (``{"age": 71, "sex": "M"}``, blanks allowed) for
+        the card's image+clinical model; None answers with the image model. Returns one
+        ``BoxPrediction`` per box, in order, each with ``refer`` and its reason.
         """
         pixels, source = load_pixels(image)
         given = [(0.0, 0.0, float(pixels.shape[1]), float(pixels.shape[0]))] if boxes is None else \
@@ -173,12 +203,18 @@ class Predictor:
         margin = 0.0 if boxes is None else self.margin
         windows = [box_with_margin(b, pixels.shape, margin) for b in given]
         crops = np.stack([crop_roi(pixels, b, size=self.crop_size, margin=margin) for b in given])[:, None]
-        probs = self.predict_crops(crops)
-        predicted = probs.argmax(axis=1)
+        answers = self.answer_crops(crops, None if clinical is None else [dict(clinical)] * len(given))
+        predicted = answers.proba.argmax(axis=1)
         heat = self.explain(crops, predicted) if gradcam else [None] * len(given)
-        return [BoxPrediction(box=b, probabilities={c: float(p) for c, p in zip(self.classes, row)},
-                              predicted=self.classes[k], heatmap=h, window=w, pixels=pixels)
-                for b, row, k, h, w in zip(given, probs, predicted, heat, windows)]
+        return [BoxPrediction(box=b, probabilities=self._named(answers.proba[i]),
+                              predicted=self.classes[predicted[i]], heatmap=h, window=w, pixels=pixels,
+                              refer=bool(answers.refer[i]), refer_reason=answers.reasons[i], model=answers.model,
+                              image_probabilities=self._named(answers.image_proba[i]),
+                              clinical_notes=answers.notes[i])
+                for i, (b, h, w) in enumerate(zip(given, heat, windows))]
+
+    def _named(self, row: np.ndarray) -> dict[str, float]:
+        return {c: float(p) for c, p in zip(self.classes, row)}
 
     def explain(self, crops: np.ndarray, targets: Sequence[int]) -> np.ndarray:
         """Grad-CAM heatmaps (N, S, S) float32 in [0, 1] of ``crops`` for class indices ``targets``."""
@@ -190,11 +226,15 @@ class Predictor:
         return self._explainer(np.asarray(crops), [int(t) for t in targets])
 
     # ---- a whole study -> predictions table -------------------------------------------------
-    def predict_study(self, study_dir: str | Path, *, split: str | None = None) -> pd.DataFrame:
+    def predict_study(self, study_dir: str | Path, *, split: str | None = None,
+                      clinical: bool = True) -> pd.DataFrame:
         """The predictions table for every ROI of a study (or one ``split``), read from its crop cache.
 
-        Columns: ``roi_id, cohort, site, patient_id, label, p_acute, p_chronic, p_pathological,
-        predicted, split, collaboration``, in the Study table's order.
+        Columns: ``PREDICTION_COLUMNS`` (``roi_id, cohort, site, patient_id, label, p_acute, p_chronic,
+        p_pathological, predicted, split, collaboration, confidence, refer, refer_reason, model``), in the
+        Study table's order. When the card has an image+clinical model (and ``clinical``), it answers
+        from the table's clinical columns (age, sex, ...) and ``IMAGE_COLUMNS`` keep the image
+        model's answer on the same rows.
         """
         from vcfnet.study.cache import read_cache
         from vcfnet.study.dataset import load_cropset
@@ -202,8 +242,13 @@ class Predictor:
         cache = read_cache(study_dir)
         self._check_cache(cache, study_dir)
         cropset = load_cropset(study_dir, split=split)
-        probs = self.predict_crops(np.asarray(cropset.crops))
-        return predictions_table(cropset.table, probs, self.classes)
+        rows = cropset.table if clinical and self.clinical_columns else None
+        if rows is not None:
+            missing = [c for c in self.clinical_columns if c not in rows.columns]
+            if missing:
+                raise VcfnetError(f"{study_dir}: the study table has no column {', '.join(missing)}, which "
+                                  f"the image+clinical model reads")
+        return predictions_table(cropset.table, self.answer_crops(np.asarray(cropset.crops), rows), self.classes)
 
     def _check_cache(self, cache, study_dir) -> None:
         if cache.size != self.crop_size or not math.isclose(cache.margin, self.margin, abs_tol=1e-9):
@@ -217,17 +262,29 @@ class Predictor:
                               f"{self.model_card.preprocessing_version}; re-ingest the study")
 
 
-def predictions_table(table, probs: np.ndarray, classes: Sequence[str]):
-    """Join Study rows (with ``split``/``collaboration``) and probabilities into the predictions table."""
+def predictions_table(table, answers: Answers, classes: Sequence[str]):
+    """Join Study rows (with ``split``/``collaboration``) and answers into the predictions table."""
     import pandas as pd
 
     out = pd.DataFrame({c: table[c].to_numpy() for c in ("roi_id", "cohort", "site", "patient_id", "label")})
+    names = np.asarray(classes, dtype=object)
     for j, c in enumerate(classes):
-        out[f"p_{c}"] = probs[:, j].astype(np.float64)
-    out["predicted"] = np.asarray(classes, dtype=object)[probs.argmax(axis=1)] if len(out) else []
+        out[f"p_{c}"] = answers.proba[:, j].astype(np.float64)
+    out["predicted"] = names[answers.proba.argmax(axis=1)] if len(out) else []
     out["split"] = table["split"].to_numpy()
     out["collaboration"] = table["collaboration"].astype(int).to_numpy()
-    return out[list(PREDICTION_COLUMNS)]
+    out["confidence"] = answers.confidence.astype(np.float64)
+    out["refer"] = answers.refer.astype(int)
+    out["refer_reason"] = answers.reasons
+    out["model"] = answers.model
+    columns = list(PREDICTION_COLUMNS)
+    if answers.model != "image":
+        for j, c in enumerate(classes):
+            out[f"image_p_{c}"] = answers.image_proba[:, j].astype(np.float64)
+        out["image_predicted"] = names[answers.image_proba.argmax(axis=1)] if len(out) else []
+        out["image_refer"] = answers.image_refer.astype(int)
+        columns += list(IMAGE_COLUMNS)
+    return out[columns]
 
 
 def load_pixels(image: Any) -> tuple[np.ndarray, str]:

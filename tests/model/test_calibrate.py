@@ -56,13 +56,13 @@ def test_temperature_fitted_on_validation_only_and_stored(study_and_checkpoint, 
         return real(study_dir, **kw)
 
     monkeypatch.setattr(dataset, "load_cropset", spy)
-    t = calibrate_checkpoint(ckpt, study)
+    t = calibrate_checkpoint(ckpt, study)["temperature"]
     assert asked == [{"split": "val"}]
     after = json.loads((ckpt / "model.json").read_text())
     assert after["temperature"] == t and t > 0
     assert after["calibration"]["split"] == "val" and after["calibration"]["n_vertebrae"] == 9
-    assert {k: v for k, v in after.items() if k not in ("temperature", "calibration")} == \
-        {k: v for k, v in before.items() if k not in ("temperature", "calibration")}
+    assert {k: v for k, v in after.items() if k not in ("temperature", "calibration", "referral")} == \
+        {k: v for k, v in before.items() if k not in ("temperature", "calibration", "referral")}
     # the same number by hand: fit on the validation logits of the same weights
     model, _ = load_checkpoint(ckpt)
     val = real(study, split="val")
@@ -89,7 +89,7 @@ def test_predictor_output_flows_through_evaluate_and_report(study_and_checkpoint
     from vcfnet.predict import Predictor
 
     study, ckpt = study_and_checkpoint
-    t = calibrate_checkpoint(ckpt, study)
+    t = calibrate_checkpoint(ckpt, study)["temperature"]
     preds = Predictor(ckpt).predict_study(study)
     preds.to_csv(tmp_path / "predictions.csv", index=False)
     assert main(["evaluate", str(tmp_path / "predictions.csv"), "--study", str(study), "--out",
@@ -126,7 +126,7 @@ def test_calibrate_command_end_to_end(study_and_checkpoint, capsys):
     assert Predictor(ckpt).temperature is None
     assert main(["calibrate", str(ckpt), "--study", str(study)]) == 0
     card, _ = read_card(ckpt)
-    assert card.temperature > 0 and card.calibration.split == "val" and card.card_version == 2
+    assert card.temperature > 0 and card.calibration.split == "val" and card.card_version == 3
     assert f"T = {card.temperature:.4g}" in capsys.readouterr().out
     assert (ckpt / "model.safetensors").read_bytes() == weights   # weights untouched, hash still proves them
     assert sorted(p.name for p in ckpt.iterdir()) == ["model.json", "model.safetensors"]  # no temp file left

@@ -33,7 +33,7 @@ def test_training_writes_every_field_of_the_schema_and_nothing_else(trained_run)
     assert set(raw) == set(ModelCard.model_fields)            # no field outside the schema
     assert raw["card_version"] == CARD_VERSION
     unset = sorted(k for k, v in raw.items() if v is None)
-    assert unset == ["calibration", "temperature"]             # only calibration leaves fields to fill
+    assert unset == ["calibration", "clinical", "referral", "temperature"]   # filled by calibration only
     card, _ = read_card(trained_run)
     assert card.to_dict() == raw                               # the reader gives back what the writer wrote
     assert card.validation.n == 6 and card.data.n_train == 12 and card.training.world_size == 1
@@ -51,7 +51,7 @@ def test_a_card_from_before_the_schema_loads_as_version_1(trained_run, tmp_path)
 
 
 @pytest.mark.parametrize("changes, says", [
-    ({"card_version": CARD_VERSION + 1}, "'card_version' version 3 is not one this vcfnet reads"),
+    ({"card_version": CARD_VERSION + 1}, "'card_version' version 4 is not one this vcfnet reads"),
     ({"input_size": "large"}, "'input_size'"),
     ({"architecture": ...}, "'architecture' is missing"),
     ({"temperature": -2.0}, "'temperature' must be a positive number"),

@@ -4,16 +4,23 @@
     >>> write_card(folder, card)                # the only writer (atomic); save_checkpoint calls it
     >>> card = read_card("run/best")[0]         # the only reader: validated, one clear line if not
 
-Schema, version 2 (``card_version``); every field below is written by ``vcfnet train`` (through
+Schema, version 3 (``card_version``); every field below is written by ``vcfnet train`` (through
 ``save_checkpoint``) or ``vcfnet calibrate``:
 
-    card_version            2 (cards written before it existed carry none and read as version 1;
-                            the fields are the same, so they load unchanged)
+    card_version            3 (cards written before it existed carry none and read as version 1;
+                            versions 1 and 2 lack ``clinical`` and ``referral`` and load unchanged; a
+                            vcfnet that reads only version 2 refuses a version 3 card rather than
+                            silently ignore its image+clinical model)
     architecture, classes, num_classes, input_size, channels, normalisation, preprocessing_version
     intended_use            research use only, what the model does and does not do
     crop_size, crop_margin  how the study's crop cache cut the boxes the model was trained on
     temperature             null, or T > 0 fitted by ``vcfnet calibrate`` (softmax(logits / T))
     calibration             where T was fitted: method, split ("val"), n_vertebrae, n_patients, fitted
+    clinical                null, or the image+clinical stacker (``ClinicalModel``): design, the columns'
+                            encoding with their training ranges (``model.clinical``), the fitted
+                            parameters and where they were fitted (the val split only)
+    referral                null, or per model ("image", "clinical") the referral rule and its
+                            threshold on the top-class probability, fitted on the val split
     training_config         the resolved TrainConfig
     data                    fingerprint of the train+val crops, sizes and class counts per split
     class_balance, selected_by
@@ -44,9 +51,10 @@ from pydantic import (
 )
 
 from vcfnet.errors import VcfnetError
+from vcfnet.model.clinical import ClinicalEncoding
 
 CARD_FILE = "model.json"
-CARD_VERSION = 2
+CARD_VERSION = 3
 INTENDED_USE = (
     "Research use only; not a medical device and not for clinical decisions. Classifies an already "
     "boxed fractured vertebra on a lateral spine radiograph as acute, chronic or pathological. It does "
@@ -99,6 +107,41 @@ class Calibration(_Part):
     fitted: str
 
 
+class Referral(_Part):
+    """Refer (answer "a specialist should read this") when the top-class probability < ``threshold``."""
+
+    rule: str                   # refer_fraction | target_accuracy
+    value: float
+    threshold: float            # 0: never refer; above 1: always refer (target unreachable)
+    confidence: str             # what the threshold is compared with
+    split: str
+    n: int
+    refer_rate: float           # achieved on the split it was fitted on
+    answered_accuracy: float | None
+    reachable: bool = True
+
+    @field_validator("answered_accuracy", mode="before")
+    @classmethod
+    def _nan_is_none(cls, v: Any) -> Any:
+        return None if isinstance(v, float) and math.isnan(v) else v
+
+
+class ClinicalModel(BaseModel):
+    """The image+clinical model stored beside the image model (``vcfnet.model.stacker``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    design: str                         # "stacker"
+    encoding: ClinicalEncoding
+    image_inputs: str                   # what of the image model the stacker reads
+    params: dict[str, Any]              # a (C x C), w (C x F), b (C), l2
+    split: str
+    n_vertebrae: int
+    n_patients: int
+    cv: dict[str, Any] = {}             # the l2 search and out-of-fold NLLs on the same split
+    fitted: str | None = None
+
+
 class ModelCard(BaseModel):
     """A checkpoint's ``model.json``. Built by ``describe`` (training) or ``read_card`` (loading)."""
 
@@ -117,6 +160,8 @@ class ModelCard(BaseModel):
     crop_margin: float = 0.0
     temperature: float | None = None
     calibration: Calibration | None = None
+    clinical: ClinicalModel | None = None
+    referral: dict[str, Referral] | None = None
     training_config: dict[str, Any] | None = None
     data: TrainingData | None = None
     class_balance: str | None = None

@@ -58,6 +58,17 @@ class TrainConfig(BaseModel):
     resume: bool = Field(False, description="Continue the interrupted run in --out from its state/.")
     select: Literal["val_loss", "val_acc"] = Field("val_loss", description="Model selection for best/.")
     eval_batch_size: int = Field(256, ge=1, description="Batch size of evaluation passes.")
+    calibrate: bool = Field(False, description="After training, fit a temperature and the referral threshold "
+                            "on the val split (as `vcfnet calibrate`).")
+    clinical: bool = Field(False, description="After training, also fit the image+clinical model (a "
+                           "multinomial logistic stacker on the image model's calibrated outputs and the "
+                           "clinical columns, val split only; implies calibrate).")
+    clinical_columns: str = Field("age,sex", description="Study-table columns the image+clinical model reads, "
+                                  "comma-separated.")
+    refer_fraction: float = Field(0.1, ge=0, lt=1, description="Referral rule: refer this share of the least "
+                                  "certain validation vertebrae.")
+    target_accuracy: Optional[float] = Field(None, gt=0, le=1, description="Referral rule instead: the lowest "
+                                             "threshold keeping validation accuracy on answered vertebrae >= this.")
 
     def __init__(self, **data: Any) -> None:
         try:

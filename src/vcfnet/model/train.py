@@ -42,7 +42,8 @@ from vcfnet.model.state import has_state, load_state, read_state_meta, save_stat
 log = logging.getLogger(__name__)
 LOG_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "img_per_s", "seconds")
 # fields that may differ between an interrupted run and its resumption
-_RESUMABLE_CHANGES = {"resume", "epochs", "num_threads", "device", "compile"}
+_RESUMABLE_CHANGES = {"resume", "epochs", "num_threads", "device", "compile", "calibrate", "clinical",
+                      "clinical_columns", "refer_fraction", "target_accuracy"}
 
 
 @dataclass
@@ -315,7 +316,11 @@ def fit(study_dir: str | Path, out_dir: str | Path, config: TrainConfig, *, prog
         torch.set_num_threads(config.num_threads)
     try:
         device = ddp.init(info, resolve_device(config.device))
-        return _fit(Path(study_dir), Path(out_dir), config, Environment.resolve(config, device, info), progress)
+        best = _fit(Path(study_dir), Path(out_dir), config, Environment.resolve(config, device, info), progress)
+        if info.is_main and (config.calibrate or config.clinical):
+            from vcfnet.model.calibrate import after_training
+            after_training(best, study_dir, config, device=str(device))
+        return best
     finally:
         ddp.shutdown(info)
         torch.set_num_threads(threads)

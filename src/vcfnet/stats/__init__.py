@@ -10,6 +10,8 @@ dataclass results out (each with ``to_dict()``, JSON-ready with NaN as ``None``)
 * Calibration (:mod:`vcfnet.stats.calibration`): :func:`brier_score`,
   :func:`expected_calibration_error`, :func:`reliability_curve`, :func:`fit_temperature`,
   :func:`apply_temperature`.
+* Selective prediction (:mod:`vcfnet.stats.selective`): :func:`risk_coverage_curve`, :func:`aurc`,
+  :func:`fit_referral_threshold`, :func:`referral_summary`, :func:`coverage_points`.
 * MRMC reader studies (:mod:`vcfnet.stats.mrmc`, :mod:`~vcfnet.stats.mrmc_foms`, :mod:`~vcfnet.stats.dbm`,
   :mod:`~vcfnet.stats.mrmc_model`, :mod:`~vcfnet.stats.mrmc_plan`): :func:`mrmc_or` (Obuchowski-Rockette-Hillis, jackknife or DeLong
   covariances, patient-clustered with ``cluster``), :func:`mrmc_dbm` (Dorfman-Berbaum-Metz),
@@ -43,13 +45,22 @@ from vcfnet.stats.mrmc_model import ModelVsReadersResult, model_vs_readers
 from vcfnet.stats.mrmc_plan import PowerResult, SampleSizeResult, mrmc_power, mrmc_sample_size
 from vcfnet.stats.proportions import McNemarResult, ProportionResult, mcnemar_test, proportion_ci
 from vcfnet.stats.roc import AUCResult, DeLongTestResult, delong_test, roc_auc, roc_auc_ci, roc_curve
+from vcfnet.stats.selective import (
+                                      ReferralThreshold,
+                                      RiskCoverage,
+                                      aurc,
+                                      coverage_points,
+                                      fit_referral_threshold,
+                                      referral_summary,
+                                      risk_coverage_curve,
+)
 
 __all__ = [
     "AUCResult", "ClassMetrics", "DBMResult", "DBMSingle", "DeLongTestResult", "FixedFactorTest", "MRMCData",
     "MacroAverages", "McNemarResult", "ModelVsReadersResult", "MulticlassReport", "ORResult", "PowerResult",
-    "ProportionResult", "SampleSizeResult", "SingleModality", "UndefinedMetricWarning",
-    "apply_temperature", "brier_score", "classification_metrics", "confusion_matrix", "delong_test",
-    "expected_calibration_error", "fit_temperature", "mcnemar_test", "model_vs_readers", "mrmc_dbm", "mrmc_or",
-    "mrmc_power", "mrmc_sample_size", "prepare_ratings", "proportion_ci", "reliability_curve",
-    "roc_auc", "roc_auc_ci", "roc_curve",
+    "ProportionResult", "ReferralThreshold", "RiskCoverage", "SampleSizeResult", "SingleModality", "UndefinedMetricWarning",
+    "apply_temperature", "aurc", "brier_score", "coverage_points", "classification_metrics", "confusion_matrix", "delong_test",
+    "expected_calibration_error", "fit_referral_threshold", "fit_temperature", "mcnemar_test", "model_vs_readers", "mrmc_dbm", "mrmc_or",
+    "mrmc_power", "mrmc_sample_size", "prepare_ratings", "proportion_ci", "referral_summary", "reliability_curve",
+    "risk_coverage_curve", "roc_auc", "roc_auc_ci", "roc_curve",
 ]
