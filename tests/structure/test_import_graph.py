@@ -80,7 +80,8 @@ def test_no_import_cycle_between_vcfnet_modules():
 def test_package_rules():
     """stats computes and never draws or touches torch; the service never imports commands or ingest;
     training knows no web; io needs no network; the study never imports the generator; the report never
-    imports the docs tooling (vcfnet.tools) or commands."""
+    imports the docs tooling (vcfnet.tools) or commands; dicom never imports commands, ingest, the
+    reading app or the service."""
     graph = import_graph()
     banned = {
         "vcfnet.stats": ("torch", "matplotlib", "vcfnet.model", "vcfnet.report"),
@@ -90,6 +91,9 @@ def test_package_rules():
         "vcfnet.study": ("vcfnet.synth", "vcfnet.model", "vcfnet.service", "vcfnet.commands"),
         "vcfnet.report": ("vcfnet.tools", "vcfnet.commands"),
         "vcfnet.readers": ("vcfnet.commands", "vcfnet.study.ingest", "vcfnet.tools"),
+        # DICOM results, DICOMweb and the node predict through the Predictor; the service uses dicom
+        "vcfnet.dicom": ("vcfnet.commands", "vcfnet.study.ingest", "vcfnet.readers", "vcfnet.service",
+                         "vcfnet.tools", "vcfnet.synth"),
     }
     broken = []
     for path in SRC.rglob("*.py"):

@@ -1,0 +1,1 @@
+"""DICOM results (SR, GSPS, secondary capture via highdicom), research export, DICOMweb and the DIMSE node."""

@@ -1,0 +1,125 @@
+"""Helpers for the DICOM tests (fixtures: conftest.py), imported by this unique name.
+
+``dciodvfy_report`` runs dicom3tools' validator and parses its lines; ``start_orthanc`` runs a real
+Orthanc (Debian's package) with the DICOMweb plugin on free loopback ports and a temporary storage.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ORTHANC = Path("/usr/sbin/Orthanc")
+DICOMWEB_PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
+ORTHANC_AET = "ORTHANC"
+
+
+def require_binary(path: Path | str | None, what: str) -> Path:
+    """``path`` if it exists; else skip naming the package (fail under CI, which installs it)."""
+    found = Path(path) if path and Path(path).exists() else None
+    if found is None:
+        message = f"{what} not installed (apt-get install {what})"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message + "; .ci/run installs it")
+        pytest.skip(message)
+    return found
+
+
+def dciodvfy_report(path: Path) -> tuple[list[str], list[str]]:
+    """(errors, warnings): the ``Error -`` and ``Warning -`` lines dciodvfy prints for ``path``."""
+    exe = require_binary(shutil.which("dciodvfy"), "dicom3tools")
+    run = subprocess.run([str(exe), str(path)], capture_output=True, text=True, timeout=60)
+    lines = (run.stdout + run.stderr).splitlines()
+    errors = [ln for ln in lines if ln.startswith("Error")]
+    warnings = [ln for ln in lines if ln.startswith("Warning")]
+    return errors, warnings
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Orthanc:
+    """A running Orthanc: its REST root, DICOMweb root, DICOM port and process."""
+
+    url: str
+    dicomweb: str
+    dicom_port: int
+    aet: str
+    process: subprocess.Popen
+    folder: Path
+
+    def get(self, path: str):
+        import httpx
+
+        response = httpx.get(self.url + path, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+
+def orthanc_config(folder: Path, http_port: int, dicom_port: int, modalities: dict | None = None) -> dict:
+    """The Orthanc configuration the tests use (the README's sample is the same, ports aside)."""
+    return {"Name": "vcfnet-test", "StorageDirectory": str(folder / "storage"),
+            "IndexDirectory": str(folder / "storage"), "HttpPort": http_port, "DicomPort": dicom_port,
+            "DicomAet": ORTHANC_AET, "RemoteAccessAllowed": False, "AuthenticationEnabled": False,
+            "Plugins": [str(DICOMWEB_PLUGIN)], "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
+            "DicomModalities": modalities or {}, "SaveJobs": False, "HttpThreadsCount": 8,
+            "DicomAlwaysAllowStore": True, "DicomCheckCalledAet": False}
+
+
+def start_orthanc(folder: Path, modalities: dict | None = None) -> Orthanc:
+    """Start Orthanc on free loopback ports; wait until its REST API answers (or fail with its log)."""
+    import httpx
+
+    exe = require_binary(ORTHANC, "orthanc")
+    require_binary(DICOMWEB_PLUGIN, "orthanc-dicomweb")
+    folder.mkdir(parents=True, exist_ok=True)
+    http_port, dicom_port = free_port(), free_port()
+    config = folder / "orthanc.json"
+    config.write_text(json.dumps(orthanc_config(folder, http_port, dicom_port, modalities), indent=2))
+    log = open(folder / "orthanc.log", "wb")
+    proc = subprocess.Popen([str(exe), str(config)], stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{http_port}"
+    deadline = time.monotonic() + 60
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"Orthanc exited with {proc.returncode}:\n{(folder / 'orthanc.log').read_text()[-3000:]}")
+        try:
+            if httpx.get(url + "/system", timeout=2).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"Orthanc did not answer within 60 s:\n{(folder / 'orthanc.log').read_text()[-3000:]}")
+        time.sleep(0.1)
+    return Orthanc(url=url, dicomweb=url + "/dicom-web", dicom_port=dicom_port, aet=ORTHANC_AET, process=proc,
+                   folder=folder)
+
+
+def stop_orthanc(orthanc: Orthanc) -> None:
+    orthanc.process.terminate()
+    try:
+        orthanc.process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        orthanc.process.kill()
+        orthanc.process.wait(timeout=10)
+
+
+def upload(orthanc: Orthanc, path: Path) -> dict:
+    """Store a DICOM file in Orthanc through its REST API (``POST /instances``)."""
+    import httpx
+
+    response = httpx.post(orthanc.url + "/instances", content=path.read_bytes(), timeout=60)
+    response.raise_for_status()
+    return response.json()
