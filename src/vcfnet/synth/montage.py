@@ -25,9 +25,10 @@ TILE = 160           # display size of every crop, pixels
 SIMULATED = (
     "Anatomy (attenuation line integrals, mm scale)",
     "- torso: lateral path through a flat-backed ellipse; air behind",
-    "- T10-S2 on a lordotic curve; bodies with a thin cortical shell,",
-    "  endplates, concave walls, striated trabecular texture",
-    "- posterior elements; ribs 11-12 over T11-L1; iliac crest at L4-L5",
+    "- T10-S2 on a lordotic curve; bodies with sharp thin endplates",
+    "  and walls, soft outlines, a trabecular mesh, posterior elements",
+    "  as cortical shells",
+    "- ribs 11-12 over T11-L1; iliac crest at L4-L5",
     "- psoas shadow, bowel gas, aortic calcification, osteophytes",
     "- fracture signs per class with variable severity and overlap",
     "",

@@ -149,7 +149,9 @@ def _soft_tissue(rng: np.random.Generator, shape: tuple[int, int], s: float, spi
     skin = np.clip((back[:, None] - x[None, :]) / s + 0.5, 0, 1)
     bulk = rng.uniform(2.2, 2.8)
     mu = (bulk * (0.35 + 0.65 * thick) * skin).astype(np.float32)
-    mu += 0.10 * smooth_noise(rng, shape, 25.0 / s, smooth=1.5)
+    mu += 0.14 * smooth_noise(rng, shape, 25.0 / s, smooth=1.5)
+    # the clutter of everything else the beam crosses (bowel contents, fat planes, vessels)
+    mu += 0.015 * smooth_noise(rng, shape, 6.0 / s, smooth=1.0)
     # psoas: a fusiform muscle shadow over the bodies from T12 down, widening towards L4-L5
     t12 = next(v for v in spine if v.level == "T12")
     down = np.clip((y - t12.cy) / max(spine[7].cy - t12.cy, 1.0), 0, 1.3)[:, None]

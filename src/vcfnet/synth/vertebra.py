@@ -4,8 +4,8 @@ Geometry lives in the vertebra's own frame, in millimetres: ``u`` runs from the 
 (-depth/2) to the posterior wall (+depth/2) and on to the posterior elements, ``v`` runs down the
 spine (upper endplate at -height/2). Endplates are curves v(u), walls are curves u(v); a soft
 signed distance to that outline gives the body, its cortex and its endplates, anti-aliased at the
-pixel size. Trabecular texture is filtered noise laid out in the same frame (vertical striation of
-osteoporotic bone), so it turns with the vertebra.
+pixel size; the cortical plates (endplates, walls) are kept sharp, the rest of the outline soft.
+Trabecular texture is a mesh of filtered noise laid out in the same frame, so it turns with the vertebra.
 """
 from __future__ import annotations
 
@@ -19,9 +19,14 @@ from vcfnet.synth.signs import Signs
 
 TEX_MM = 0.3        # cell of the trabecular texture grid
 BONE = 0.32         # attenuation (log units) of the body's bone at unit density, at bone_gain 1
-TEXTURE = 0.35      # trabecular texture: relative modulation of the trabecular attenuation
-TEX_SIGMA = (4.0, 1.0)   # its grain (cells, rows x columns): vertical trabeculae
+TEXTURE = 0.32      # trabecular texture: relative modulation of the trabecular attenuation
+TEX_SIGMA = (2.6, 1.5)   # its grain (cells, rows x columns): a mesh a little elongated down the spine
+MESH_WIDTH = 0.45        # line width of the mesh, in standard deviations of the band-passed noise
 UNSHARP_MM = 1.6    # blur of the body's outline from its curvature across the beam (sigma, mm)
+END_MM = 0.45       # cortical endplate thickness, mm
+ENDPLATE = 0.36     # attenuation of the endplate plates, relative to the body's bone
+WALL = 0.2         # ... of the anterior and posterior walls
+CORTEX_MM = 0.35    # blur of the cortical plates (sigma, mm): seen edge-on they stay sharp lines
 
 
 @dataclass
@@ -81,10 +86,11 @@ def render_vertebra(mu: np.ndarray, rng: np.random.Generator, vb: Vertebra, spac
     if patch is None:
         return None
     (y0, y1, x0, x1), u, v = patch
-    body, trabeculae, mask = _body(rng, vb, u, v, spacing, bank)
-    # the endplates and walls are not one curve across the body's width (anatomical unsharpness);
-    # the trabecular texture stays as fine as the bone makes it
-    mu[y0:y1, x0:x1] += (gain * BONE) * (blur(body, UNSHARP_MM / spacing) + trabeculae)
+    body, cortex, trabeculae, mask = _body(rng, vb, u, v, spacing, bank)
+    # the body's outline is not one curve across its width (anatomical unsharpness), but the cortical
+    # plates are thin sheets that the beam meets edge-on: sharp lines; the texture is as fine as the bone
+    mu[y0:y1, x0:x1] += (gain * BONE) * (blur(body, UNSHARP_MM / spacing) + blur(cortex, CORTEX_MM / spacing)
+                                         + trabeculae)
     rows = np.flatnonzero(mask.max(axis=1) > 0.5)
     cols = np.flatnonzero(mask.max(axis=0) > 0.5)
     if not len(rows) or not len(cols):
@@ -135,8 +141,8 @@ def _outline(rng: np.random.Generator, vb: Vertebra, u: np.ndarray, v: np.ndarra
     bot = H / 2 + vb.excess * (1 - a) / 2 - 0.9 * dome
     # no endplate is a smooth curve: a gentle waviness of a few tenths of a millimetre
     knots = np.linspace(0, 1, 9)
-    top = top + np.interp(a, knots, rng.normal(0, 0.3, 9)).astype(np.float32)
-    bot = bot + np.interp(a, knots, rng.normal(0, 0.3, 9)).astype(np.float32)
+    top = top + np.interp(a, knots, rng.normal(0, 0.45, 9)).astype(np.float32)
+    bot = bot + np.interp(a, knots, rng.normal(0, 0.45, 9)).astype(np.float32)
     front_shift = np.zeros_like(v)
     bulge = 0.0
     if sg is not None:
@@ -146,14 +152,17 @@ def _outline(rng: np.random.Generator, vb: Vertebra, u: np.ndarray, v: np.ndarra
         notch = np.clip(1 - np.abs(a - sg.break_pos) / 0.14, 0, None)
         step = 1.0 / (1.0 + np.exp(np.clip((a - sg.break_pos) * D / 0.4, -30, 30)))
         top = top + sg.step * (2.5 * step + 2.0 * notch)
-        rag = np.interp(a, np.linspace(0, 1, 14), rng.uniform(-1, 1, 14)).astype(np.float32)
-        top = top + 1.6 * sg.cortical_loss * rag
+        rag = np.interp(a, np.linspace(0, 1, 9), rng.uniform(-1, 1, 9)).astype(np.float32)
+        top = top + 1.1 * sg.cortical_loss * rag
         vb_pos = -H / 2 + (0.25 + 0.3 * rng.random()) * H
         front_shift = sg.buckle * 2.5 * np.exp(-((v - vb_pos) / 1.6) ** 2)
         bulge = 1.0 + 3.0 * sg.bulge if sg.bulge > 0 else 0.0
     vn = np.clip(2 * v / H, -1, 1)
-    front = -D / 2 + 0.9 * (1 - vn ** 2) - front_shift
-    back = D / 2 - 0.5 * (1 - vn ** 2) + bulge * (1 - vn ** 2)
+    wall_knots = np.linspace(-1, 1, 7)
+    front = (-D / 2 + 0.9 * (1 - vn ** 2) - front_shift
+             + np.interp(vn, wall_knots, rng.normal(0, 0.4, 7)).astype(np.float32))
+    back = (D / 2 - 0.5 * (1 - vn ** 2) + bulge * (1 - vn ** 2)
+            + np.interp(vn, wall_knots, rng.normal(0, 0.3, 7)).astype(np.float32))
     return a, top, bot, front, back
 
 
@@ -170,8 +179,8 @@ def _body(rng: np.random.Generator, vb: Vertebra, u: np.ndarray, v: np.ndarray, 
     d = np.where(corner, r - np.hypot(r - np.minimum(du, r), r - np.minimum(dv, r)), np.minimum(du, dv))
     mask = _edge(d, s)
     scl = sg.sclerosis if sg else 0.0
-    t_end = 0.45 + 1.4 * scl
-    end_top, end_bot = _edge(t_end - dt, s), _edge(t_end - db, s)
+    end_top, end_bot = _edge(END_MM - dt, s), _edge(END_MM - db, s)
+    thick = _edge(END_MM + 1.4 * scl - dt, s) + _edge(END_MM + 1.4 * scl - db, s)
     if sg is not None:
         gap = sg.step * np.exp(-(((a - sg.break_pos) * vb.depth) / 1.6) ** 2)
         end_top = end_top * (1 - 0.9 * gap)
@@ -179,9 +188,10 @@ def _body(rng: np.random.Generator, vb: Vertebra, u: np.ndarray, v: np.ndarray, 
     tex, holes, dense = _textures(rng, vb, u, v, bank)
     # a body is a rounded cylinder seen from the side: less trabecular path near the walls
     ru = np.clip(2 * u / vb.depth, -1, 1)
-    path = vb.density * (0.35 + 0.4 * np.sqrt(1 - ru * ru))
-    trab = path
-    cortex = 0.6 * (1 + 0.8 * scl) * np.maximum(end_top, end_bot) + 0.12 * walls
+    path = vb.density * (0.3 + 0.35 * np.sqrt(1 - ru * ru))
+    # sclerosis thickens the endplate into a band under it (blurred with the outline)
+    trab = path + 0.6 * scl * thick
+    cortex = ENDPLATE * np.maximum(end_top, end_bot) + WALL * walls
     cortex += _double_contour(vb, a, top, bot, v)
     if sg is not None:
         trab = trab * (1 - 0.2 * sg.lysis - 0.7 * sg.lysis * holes) + 0.35 * sg.blastic * dense
@@ -189,23 +199,28 @@ def _body(rng: np.random.Generator, vb: Vertebra, u: np.ndarray, v: np.ndarray, 
                                                   + np.exp(-np.clip(db, 0, None) / 2.5))
                                     + 0.3 * sg.impaction * np.exp(-((dt - 3.0) / 1.0) ** 2))
         cortex = cortex * (1 - sg.cortical_loss * np.clip(1.5 * holes + 0.6 * (u > vb.depth / 4), 0, 1))
-    body = mask * (trab + cortex)
+    body = mask * trab + _osteophytes(vb, u, v, top, bot, s)   # beaks: soft outgrowths of the corners
+    cortex = mask * cortex
     trabeculae = (mask * TEXTURE) * path * tex
     if sg is not None:
         trabeculae = trabeculae * (1 - 0.5 * sg.lysis)
-    body += _osteophytes(vb, u, v, top, bot, s)
-    return body.astype(np.float32), trabeculae.astype(np.float32), mask
+    return body.astype(np.float32), np.asarray(cortex, np.float32), trabeculae.astype(np.float32), mask
 
 
 def texture_bank(rng: np.random.Generator) -> np.ndarray:
-    """Trabecular texture for one patient (unit std, vertical striation), 90 x 110 mm on a 0.3 mm grid.
+    """Trabecular texture for one patient (unit std), 90 x 110 mm on a 0.3 mm grid.
 
-    Vertebrae read it at random offsets, so one filtering pass serves the whole spine.
+    Projected through a body, the trabeculae make a mesh: the zero crossings of band-passed noise are
+    a network of curved lines (plates and rods seen end-on), slightly elongated down the spine. Vertebrae
+    read the bank at random offsets, so one filtering pass serves the whole spine.
     """
     shape = (int(90 / TEX_MM), int(110 / TEX_MM))
-    fine = blur(rng.standard_normal(shape, dtype=np.float32), TEX_SIGMA)
-    fine /= fine.std() + 1e-6
-    return 0.8 * fine + 0.45 * smooth_noise(rng, shape, 4.0 / TEX_MM)
+    white = rng.standard_normal(shape, dtype=np.float32)
+    band = blur(white, TEX_SIGMA) - blur(white, (3 * TEX_SIGMA[0], 3 * TEX_SIGMA[1]))
+    band /= band.std() + 1e-6
+    mesh = np.exp(-(band / MESH_WIDTH) ** 2)
+    mesh = (mesh - mesh.mean()) / (mesh.std() + 1e-6)
+    return 0.75 * mesh + 0.3 * band + 0.45 * smooth_noise(rng, shape, 4.0 / TEX_MM)
 
 
 def _textures(rng: np.random.Generator, vb: Vertebra, u: np.ndarray, v: np.ndarray, bank: np.ndarray):
@@ -253,15 +268,23 @@ def _osteophytes(vb: Vertebra, u: np.ndarray, v: np.ndarray, top: np.ndarray, bo
 
 
 def _posterior(vb: Vertebra, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Pedicle, articular processes, lamina and spinous process: fainter shapes behind the body."""
+    """Pedicle, articular processes, lamina and spinous process: fainter bones behind the body, each a
+    cortical shell around less dense bone (a bright rim, not a solid blob)."""
     D, H = vb.depth, vb.height
     up = D / 2
     ped = 1.0 - (vb.signs.pedicle if vb.signs else 0.0)
     tilt = -0.45 if vb.level.startswith("T") else -0.12
-    out = 0.22 * ped * soft_ellipse(v, u, -0.2 * H, up + 0.22 * D, 0.17 * H, 0.26 * D)
-    out += 0.20 * soft_ellipse(v, u, 0.05 * H, up + 0.5 * D, 0.5 * H, 0.13 * D)
-    out += 0.15 * soft_ellipse(v, u, -0.55 * H, up + 0.44 * D, 0.24 * H, 0.08 * D, -0.2)
-    out += 0.15 * soft_ellipse(v, u, 0.62 * H, up + 0.58 * D, 0.25 * H, 0.08 * D, -0.2)
-    out += 0.12 * soft_ellipse(v, u, 0.12 * H, up + 0.68 * D, 0.3 * H, 0.2 * D)
-    out += 0.13 * soft_ellipse(v, u, 0.15 * H, up + 1.02 * D, 0.2 * H, 0.42 * D, tilt)
+    out = 0.22 * ped * _shell(v, u, -0.2 * H, up + 0.22 * D, 0.17 * H, 0.26 * D)
+    out += 0.20 * _shell(v, u, 0.05 * H, up + 0.5 * D, 0.5 * H, 0.13 * D)
+    out += 0.15 * _shell(v, u, -0.55 * H, up + 0.44 * D, 0.24 * H, 0.08 * D, -0.2)
+    out += 0.15 * _shell(v, u, 0.62 * H, up + 0.58 * D, 0.25 * H, 0.08 * D, -0.2)
+    out += 0.12 * _shell(v, u, 0.12 * H, up + 0.68 * D, 0.3 * H, 0.2 * D)
+    out += 0.13 * _shell(v, u, 0.15 * H, up + 1.02 * D, 0.2 * H, 0.42 * D, tilt)
     return out
+
+
+def _shell(yy: np.ndarray, xx: np.ndarray, cy: float, cx: float, ry: float, rx: float,
+           angle: float = 0.0) -> np.ndarray:
+    """Projected thickness of a bone with a cortical shell: the ellipsoid less most of its marrow."""
+    inner = soft_ellipse(yy, xx, cy, cx, max(ry - 1.5, 0.5 * ry), max(rx - 1.5, 0.5 * rx), angle)
+    return soft_ellipse(yy, xx, cy, cx, ry, rx, angle) - 0.55 * inner
