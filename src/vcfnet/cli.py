@@ -60,7 +60,8 @@ for _name in COMMAND_MODULES:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``vcfnet`` console script: user mistakes exit 2 with a one-line message."""
     try:
-        app(args=argv, standalone_mode=False)
+        # without standalone mode click returns a command's ``typer.Exit(code)`` instead of exiting
+        code = app(args=argv, standalone_mode=False)
     except VcfnetError as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         return 2
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             exc.show()
             return exc.exit_code
         raise
-    return 0
+    return code if type(code) is int else 0
 
 
 if __name__ == "__main__":
