@@ -38,6 +38,10 @@ _IMAGE = {"type": "string", "format": "binary", "description": "DICOM, PNG, JPEG
 _BOXES = {"type": "string", "description": "JSON [[x0, y0, x1, y1], ...] in radiograph pixels",
           "example": "[[120, 340, 260, 450]]"}
 _XML = {"type": "string", "format": "binary", "description": "LabelImg Pascal VOC XML (instead of boxes)"}
+_AGE = {"type": "string", "description": "patient age in years for the image+clinical model (blank: the "
+                                         "DICOM header's PatientAge, else unknown)"}
+_SEX = {"type": "string", "description": "F or M for the image+clinical model (blank: the DICOM header's "
+                                         "PatientSex, else unknown)"}
 _GRADCAM = {"type": "boolean", "default": False, "description": "add a Grad-CAM overlay PNG per box"}
 
 
@@ -77,7 +81,7 @@ def _envelope(request: Request, start: float) -> dict:
 
 @router.post("/predict", response_model=PredictResponse, summary="Classify the boxed vertebrae of one radiograph",
              openapi_extra=_multipart({"image": _IMAGE, "boxes": _BOXES, "annotation": _XML,
-                                       "gradcam": _GRADCAM}, ["image"]))
+                                       "gradcam": _GRADCAM, "age": _AGE, "sex": _SEX}, ["image"]))
 async def predict(request: Request):
     state, start = request.app.state.vcf, time.perf_counter()
     s = state.settings
@@ -85,7 +89,8 @@ async def predict(request: Request):
     def run(form: Form):
         xml = form.files.get("annotation")
         job = work.ImageJob(1, _one(form, "image", "the radiograph").path, form.value("boxes"),
-                            _one(form, "annotation", "LabelImg XML").path if xml else None)
+                            _one(form, "annotation", "LabelImg XML").path if xml else None,
+                            age=form.value("age"), sex=form.value("sex"))
         return work.diagnose(state.predictor, job, gradcam=_flag(form, "gradcam"),
                              max_megapixels=s.max_image_megapixels, max_boxes=s.max_boxes)
     image = await _receive(request, run)

@@ -18,9 +18,11 @@ from vcfnet.service.inputs import (
     BoxSpec,
     check_boxes,
     decode_image,
+    header_clinical,
     inspect_image,
     parse_boxes_json,
     parse_boxes_xml,
+    parse_clinical,
     public_meta,
 )
 from vcfnet.service.jobs import checkpoint
@@ -75,6 +77,8 @@ class ImageJob:
     path: Path
     boxes_json: str | None = None
     boxes_xml: Path | None = None
+    age: str | None = None           # form fields; blank or None: the DICOM header's value, if any
+    sex: str | None = None
 
     @property
     def name(self) -> str:
@@ -100,19 +104,42 @@ def diagnose(predictor, job: ImageJob, *, gradcam: bool, max_megapixels: float, 
     radiograph = decode_image(job.path, job.name, info)
     check_boxes(boxes, job.name, info.width, info.height, max_boxes)   # decoded size is the truth
     checkpoint()
-    predictions = predictor.predict(radiograph, [b.box for b in boxes], gradcam=gradcam)
+    clinical, used = clinical_inputs(predictor, job, radiograph.meta)
+    predictions = predictor.predict(radiograph, [b.box for b in boxes], gradcam=gradcam, clinical=clinical)
     results = []
     for i, (spec, pred) in enumerate(zip(boxes, predictions), start=1):
         item = {"index": i, "box": [float(v) for v in spec.box], "annotation": spec.annotation,
                 "probabilities": {k: float(v) for k, v in pred.probabilities.items()},
-                "predicted": pred.predicted, "heatmap_png": None, "crop_png": None}
+                "predicted": pred.predicted, "heatmap_png": None, "crop_png": None,
+                "refer": pred.refer, "refer_reason": pred.refer_reason, "model": pred.model,
+                "image_probabilities": dict(pred.image_probabilities), "clinical_notes": list(pred.clinical_notes)}
         if gradcam and pred.heatmap is not None:
             x0, y0, x1, y1 = pred.window
             item["crop_png"] = png_base64(_grey_uint8(radiograph.pixels[y0:y1, x0:x1]), THUMB_MAX_SIDE)
             item["heatmap_png"] = png_base64(pred.overlay(), THUMB_MAX_SIDE)
         results.append(item)
     return {"index": job.number, "width": info.width, "height": info.height,
-            "meta": public_meta(radiograph.meta), "boxes": results}
+            "meta": public_meta(radiograph.meta), "clinical": used, "boxes": results}
+
+
+def clinical_inputs(predictor, job: ImageJob, meta: dict) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """The clinical values the model gets (form fields first, then the DICOM header) and what the
+    response says about them. A model without an image+clinical part, or no value at all, answers
+    with the image model (None). The values are never logged."""
+    form = parse_clinical(job.age, job.sex, job.name)
+    header = header_clinical(meta)
+    columns = list(getattr(predictor, "clinical_columns", []) or [])
+    values, source = {}, {}
+    for key in ("age", "sex"):
+        if key in form:
+            values[key], source[key] = form[key], "form"
+        elif key in header:
+            values[key], source[key] = header[key], "dicom header"
+        else:
+            source[key] = "missing"
+    used = {"age": values.get("age"), "sex": values.get("sex"), "source": source,
+            "columns": columns, "used": bool(columns and values)}
+    return (values if used["used"] else None), used
 
 
 def display(job: ImageJob, *, max_megapixels: float) -> dict:
@@ -122,6 +149,7 @@ def display(job: ImageJob, *, max_megapixels: float) -> dict:
     height, width = radiograph.pixels.shape
     scale = min(1.0, DISPLAY_MAX_SIDE / max(height, width))
     return {"width": width, "height": height, "scale": scale, "meta": public_meta(radiograph.meta),
+            "clinical": header_clinical(radiograph.meta),
             "png": png_base64(_grey_uint8(radiograph.pixels), DISPLAY_MAX_SIDE)}
 
 

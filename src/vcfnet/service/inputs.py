@@ -246,3 +246,43 @@ def check_boxes(boxes: list[BoxSpec], name: str, width: int, height: int, max_bo
         problem = coords_problem(x0, y0, x1, y1, width, height)
         if problem:
             raise APIError(422, f"{name}, box {i} [{x0:g}, {y0:g}, {x1:g}, {y1:g}]: {problem}")
+
+
+# ---- clinical values (age, sex) --------------------------------------------------------------------
+
+#: Ages the service accepts in a form field (years); the model card says which range it was trained on.
+AGE_LIMITS = (0.0, 130.0)
+SEX_VALUES = {"F": "F", "M": "M", "FEMALE": "F", "MALE": "M"}
+
+
+def parse_clinical(age: str | None, sex: str | None, name: str) -> dict[str, Any]:
+    """The age and sex a form sent (blank = not given): 422 naming the field when malformed."""
+    out: dict[str, Any] = {}
+    if age is not None and str(age).strip():
+        text = str(age).strip()
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not AGE_LIMITS[0] <= value <= AGE_LIMITS[1]:
+            raise APIError(422, f"{name}: age '{text[:20]}' is not a number of years between "
+                                f"{AGE_LIMITS[0]:g} and {AGE_LIMITS[1]:g} (leave it blank when unknown)")
+        out["age"] = value
+    if sex is not None and str(sex).strip():
+        text = str(sex).strip().upper()
+        if text not in SEX_VALUES:
+            raise APIError(422, f"{name}: sex '{str(sex).strip()[:20]}' is not F or M (leave it blank when unknown)")
+        out["sex"] = SEX_VALUES[text]
+    return out
+
+
+def header_clinical(meta: dict) -> dict[str, Any]:
+    """Age and sex from the radiograph's safe metadata (DICOM PatientAge / PatientSex), when present."""
+    out: dict[str, Any] = {}
+    age = meta.get("patient_age")
+    if isinstance(age, (int, float)) and AGE_LIMITS[0] <= float(age) <= AGE_LIMITS[1]:
+        out["age"] = float(age)
+    sex = str(meta.get("patient_sex") or "").strip().upper()
+    if sex in ("F", "M"):
+        out["sex"] = sex
+    return out

@@ -41,6 +41,23 @@ class BoxResult(BaseModel):
     predicted: str
     heatmap_png: Optional[str] = Field(None, pattern=_B64, description="Grad-CAM overlay of the box, base64 PNG")
     crop_png: Optional[str] = Field(None, pattern=_B64, description="the box region without overlay, base64 PNG")
+    refer: bool = Field(False, description="true: the model is not confident enough (below the referral "
+                                           "threshold fitted on its validation split); a specialist should read it")
+    refer_reason: str = Field("", max_length=600, description="why it answered or referred, in words")
+    model: str = Field("image", max_length=40, description="which model answered: image or image+clinical")
+    image_probabilities: dict[str, Probability] = Field(default_factory=dict, description="the image-only "
+                                                        "model's probabilities for the same box")
+    clinical_notes: list[Annotated[str, Field(max_length=300)]] = Field(
+        default_factory=list, max_length=20, description="clinical values that were missing or outside the "
+                                                         "model's training range (treated as missing)")
+
+
+class ClinicalUsed(BaseModel):
+    age: Optional[Annotated[float, Field(allow_inf_nan=False, ge=0, le=130)]] = None
+    sex: Optional[str] = Field(None, max_length=1)
+    source: dict[str, str] = Field(default_factory=dict, description="per value: form, dicom header or missing")
+    columns: list[str] = Field(default_factory=list, max_length=50, description="the clinical columns the model reads")
+    used: bool = Field(False, description="whether the image+clinical model answered")
 
 
 class ImageResult(BaseModel):
@@ -48,6 +65,7 @@ class ImageResult(BaseModel):
     width: int
     height: int
     meta: dict[str, object] = Field(default_factory=dict, description="de-identified acquisition metadata")
+    clinical: Optional[ClinicalUsed] = None
     boxes: list[BoxResult]
 
     @field_validator("boxes", mode="before")
@@ -105,6 +123,8 @@ class DisplayResponse(BaseModel):
     height: int
     scale: float = Field(description="display PNG size / radiograph size; boxes are sent in radiograph pixels")
     meta: dict[str, object]
+    clinical: dict[str, object] = Field(default_factory=dict, description="age and sex from the DICOM header "
+                                        "(PatientAge, PatientSex) when present, to prefill the page's fields")
     png: str = Field(description="de-identified 8-bit display image, base64 PNG")
 
 
