@@ -50,6 +50,10 @@
     st.file = file; st.boxes = []; st.results = null;
     $("invert").checked = false;
     $("placeholder").hidden = true;
+    const c = d.clinical || {};
+    $("age").value = c.age != null ? Math.round(c.age) : "";
+    $("sex").value = c.sex || "";
+    $("clinical-source").textContent = (c.age != null || c.sex) ? "prefilled from the DICOM header; edit if wrong" : "";
     const m = d.meta || {};
     $("image-info").textContent = [d.width + " × " + d.height + " px", m.format, m.modality, m.photometric,
       m.bits_stored ? m.bits_stored + "-bit" : "", m.pixel_spacing ? "spacing " + m.pixel_spacing.join(" × ") + " mm" : ""]
@@ -134,12 +138,30 @@
     $("results-card").hidden = !st.results;
     if (!st.results) return;
     // one result card, drawn by the same code in the reading app's aided session (viewer-core.js)
-    for (const r of st.results.image.boxes) out.append(VcfViewer.resultCard(r, st.results.classes, `Box ${r.index}`));
+    for (const r of st.results.image.boxes) {
+      out.append(referVerdict(r));
+      out.append(VcfViewer.resultCard(r, st.results.classes, `Box ${r.index}`));
+    }
+  }
+
+  // refer: true/false in plain words above each box's answer, with the reason and clinical notes
+  function referVerdict(r) {
+    const box = el("div", "refer " + (r.refer ? "refer-yes" : "refer-no"), "");
+    box.append(el("strong", "", `Box ${r.index}: ` + (r.refer ? "REFER to a specialist" : "Answered by the model")));
+    box.append(el("div", "", `${r.refer_reason || ""} Model: ${r.model === "image+clinical" ? "image + age/sex" : "image only"}.`));
+    if (r.clinical_notes && r.clinical_notes.length) {
+      const ul = el("ul", "", "");
+      for (const n of r.clinical_notes) ul.append(el("li", "", n));
+      box.append(ul);
+    }
+    return box;
   }
 
   async function analyse() {
     const fd = new FormData();
     fd.append("image", st.file);
+    fd.append("age", $("age").value.trim());
+    fd.append("sex", $("sex").value);
     fd.append("boxes", JSON.stringify(st.boxes.map((b) => b.box)));
     fd.append("gradcam", $("gradcam").checked ? "true" : "false");
     setStatus("Classifying " + st.boxes.length + " vertebra(e)…");
