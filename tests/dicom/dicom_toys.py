@@ -123,3 +123,61 @@ def upload(orthanc: Orthanc, path: Path) -> dict:
     response = httpx.post(orthanc.url + "/instances", content=path.read_bytes(), timeout=60)
     response.raise_for_status()
     return response.json()
+
+
+def find_instances(orthanc: Orthanc, study_uid: str) -> list[dict]:
+    """Every instance Orthanc holds in a study: its REST id and main tags (``/tools/find``)."""
+    import httpx
+
+    response = httpx.post(orthanc.url + "/tools/find", json={"Level": "Instance", "Expand": True,
+                                                             "Query": {"StudyInstanceUID": study_uid}}, timeout=30)
+    response.raise_for_status()
+    return response.json()
+
+
+def download(orthanc: Orthanc, instance_id: str):
+    """The stored file of an Orthanc instance, read with pydicom."""
+    import io
+
+    import httpx
+    import pydicom
+
+    response = httpx.get(f"{orthanc.url}/instances/{instance_id}/file", timeout=30)
+    response.raise_for_status()
+    return pydicom.dcmread(io.BytesIO(response.content))
+
+
+def results_in(orthanc: Orthanc, study_uid: str) -> dict[str, list]:
+    """The vcfnet results Orthanc holds in a study, read back: {"SR": [...], "PR": [...], "OT": [...]}."""
+    out: dict[str, list] = {"SR": [], "PR": [], "OT": []}
+    for item in find_instances(orthanc, study_uid):
+        ds = download(orthanc, item["ID"])
+        if ds.Modality in out and ds.get("Manufacturer") == "vcfnet":
+            out[ds.Modality].append(ds)
+    return out
+
+
+def boxes_by_uid(films, folder: Path) -> Path:
+    """A boxes folder for ``films``: each film's LabelImg XML copied to ``<SOPInstanceUID>.xml``."""
+    import pydicom
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for film in films:
+        uid = pydicom.dcmread(film, stop_before_pixels=True).SOPInstanceUID
+        shutil.copy(film.with_suffix(".xml"), folder / f"{uid}.xml")
+    return folder
+
+
+def box_outline(box) -> list[float]:
+    x0, y0, x1, y1 = box
+    return [x0, y0, x1, y0, x1, y1, x0, y1, x0, y0]
+
+
+def content_items(ds, code_value: str) -> list:
+    """Every SR content item (depth first) whose concept name has ``code_value``."""
+    found = []
+    for item in ds.get("ContentSequence", []):
+        if item.get("ConceptNameCodeSequence") and item.ConceptNameCodeSequence[0].CodeValue == code_value:
+            found.append(item)
+        found += content_items(item, code_value)
+    return found

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
+from dicom_toys import box_outline as outline
+from dicom_toys import content_items as items
 from dicom_toys import dciodvfy_report
 
 from vcfnet.dicom import codes
@@ -21,21 +23,6 @@ SECRETS = ("PatientName", "PatientID", "PatientBirthDate", "AccessionNumber")
 def boxes_of(film: Path):
     voc = read_voc(film.with_suffix(".xml"))
     return [(b.x0, b.y0, b.x1, b.y1) for b in voc.boxes], [b.level or None for b in voc.boxes]
-
-
-def items(ds, code_value: str):
-    """Every content item (depth first) whose concept name has ``code_value``."""
-    found = []
-    for item in ds.get("ContentSequence", []):
-        if item.get("ConceptNameCodeSequence") and item.ConceptNameCodeSequence[0].CodeValue == code_value:
-            found.append(item)
-        found += items(item, code_value)
-    return found
-
-
-def outline(box):
-    x0, y0, x1, y1 = box
-    return [x0, y0, x1, y0, x1, y1, x0, y1, x0, y0]
 
 
 @pytest.fixture(scope="module")
