@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "report",
     "bench",
     "pacs",
+    "node",
 )
 
 app = typer.Typer(
