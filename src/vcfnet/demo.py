@@ -94,7 +94,31 @@ def run_demo(cfg: DemoConfig, echo: Echo = log.info) -> dict[str, Any]:
     table = pd.read_csv(predictions)
     accuracy = {split: float((g["predicted"] == g["label"]).mean()) for split, g in table.groupby("split")}
     return {"synthetic": synthetic, "study": study, "checkpoint": best, "predictions": predictions,
-            "reads": readers, "report": report, "accuracy": accuracy, "n": table["split"].value_counts().to_dict()}
+            "reads": readers, "report": report, "accuracy": accuracy, "n": table["split"].value_counts().to_dict(),
+            "clinical": _clinical_headline(eval_dir, echo)}
+
+
+def _clinical_headline(eval_dir: Path, echo: Echo) -> dict[str, Any]:
+    """Image only vs image + clinical and referral per cohort, from OUT/eval/metrics.json; echoed."""
+    from vcfnet.report.clinical import headline
+    from vcfnet.report.outputs import read_evaluation
+
+    heads = headline(read_evaluation(eval_dir)["cohorts"])
+    for key, h in heads.items():
+        if "auc" in h:
+            aucs = ", ".join(f"{cls} {d['image']:.3f}->{d['clinical']:.3f} (p {_p(d['p'])})"
+                             for cls, d in h["auc"].items() if d)
+            echo(f"[demo] {key}: image -> image+clinical AUC {aucs}; accuracy {h['accuracy']['image']:.3f}->"
+                 f"{h['accuracy']['clinical']:.3f} (McNemar p {_p(h['accuracy']['p'])})")
+        for model, r in h["referral"].items():
+            if r["refer_rate"] is not None and r["answered_accuracy"] is not None:
+                echo(f"[demo] {key} {model}: {r['refer_rate']:.1%} referred, answered accuracy "
+                     f"{r['answered_accuracy']:.3f}, AURC {r['aurc']:.3f}")
+    return heads
+
+
+def _p(p: float | None) -> str:
+    return "n/a" if p is None else f"{p:.3g}"
 
 
 def _stage(cfg: DemoConfig, echo: Echo, name: str, fn, *args):
@@ -159,7 +183,7 @@ def train_config(cfg: DemoConfig, echo: Echo = log.info):
     lr = cfg.lr if weights == "none" else min(cfg.lr, 3e-4)
     return TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=lr, weights=weights,
                        input_size=cfg.crop_size, seed=cfg.seed, num_threads=cfg.threads, device="auto",
-                       lr_schedule="cosine")
+                       lr_schedule="cosine", clinical=True)
 
 
 def _train(cfg: DemoConfig, echo: Echo, study: Path) -> Path:
@@ -252,6 +276,7 @@ def write_summary(cfg: DemoConfig, result: dict[str, Any]) -> Path:
 
     acc, n = result["accuracy"], result["n"]
     summary = {**{k: str(v) for k, v in result.items() if isinstance(v, Path)}, "accuracy": acc, "n": n,
+               "clinical": result.get("clinical", {}),
                "timings_s": cfg.timings, "config": {k: str(v) for k, v in asdict(cfg).items() if k != "timings"}}
     write_json(cfg.out / "demo.json", summary)
     return cfg.out / "demo.json"

@@ -27,14 +27,15 @@ def xml_list_form(files: list[Path], xmls: list[Path]) -> tuple[list[Path], list
     return [f for f in files if f.suffix.lower() != ".xml"], xmls + stray
 
 
-def predict_study_to(predictor, study: Path, split: str | None, out: Path, gradcam: Path | None):
+def predict_study_to(predictor, study: Path, split: str | None, out: Path, gradcam: Path | None, *,
+                     clinical: bool = True):
     """Write the predictions table of ``study`` to ``out`` (.csv) and Grad-CAM overlays to ``gradcam``;
     returns the table and the number of overlays written."""
     from vcfnet.fileio import atomic_open
 
     if out.suffix.lower() != ".csv":
         raise VcfnetError(f"--out {out}: the predictions table is written as .csv")
-    table = predictor.predict_study(study, split=split)
+    table = predictor.predict_study(study, split=split, clinical=clinical)
     images = _study_overlays(predictor, study, table) if gradcam is not None else {}
     with atomic_open(out, "w", newline="", encoding="utf-8") as fh:
         table.to_csv(fh, index=False)
@@ -100,22 +101,31 @@ def _voc_boxes(xml: Path) -> tuple[list, list[dict]]:
     return [(b.x0, b.y0, b.x1, b.y1) for b in ann.boxes], info
 
 
-def predict_files_to(predictor, files: list[Path], plan, out: Path | None,
-                     gradcam: Path | None) -> tuple[list[dict[str, Any]], int]:
+def predict_files_to(predictor, files: list[Path], plan, out: Path | None, gradcam: Path | None,
+                     clinical: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], int]:
     """Predict the boxes of each file (``plan`` from :func:`boxes_for`); write the rows to ``out`` (.json
-    or .csv) and overlays to ``gradcam``; returns the rows and the number of overlays written."""
+    or .csv) and overlays to ``gradcam``; returns the rows and the number of overlays written.
+
+    ``clinical`` (``--age``/``--sex``) goes to a checkpoint with an image+clinical model, completed by
+    each file's own header values (DICOM PatientAge/PatientSex); with neither, the image model answers."""
     from vcfnet.io import read_radiograph
+    from vcfnet.model.clinical import header_values, merge_values
 
     rows, images = [], {}
     for i, (path, (boxes, info)) in enumerate(zip(files, plan), start=1):
         radiograph = read_radiograph(path)
         _check_voc_size(radiograph.pixels.shape, info, path)
-        results = predictor.predict(radiograph, boxes, gradcam=gradcam is not None)
+        values, source = merge_values(clinical or {}, header_values(radiograph.meta))
+        use = values if predictor.clinical_columns and values else None
+        results = predictor.predict(radiograph, boxes, gradcam=gradcam is not None, clinical=use)
         for j, (res, extra) in enumerate(zip(results, info), start=1):
             name = f"image{i:03d}-box{j:02d}.png"
             if gradcam is not None:
                 images[name] = res.overlay()
-            rows.append(_row(i, path, j, res, extra, name if gradcam is not None else ""))
+            row = _row(i, path, j, res, extra, name if gradcam is not None else "")
+            if use is not None:
+                row["clinical"] = "; ".join(f"{k} {source[k]}" for k in ("age", "sex"))
+            rows.append(row)
     if out is not None:
         write_rows(rows, out)
     write_pngs(gradcam, images)
@@ -134,7 +144,9 @@ def _row(i: int, path: Path, j: int, res, extra: dict, heatmap: str) -> dict[str
     row = {"image": i, "file": str(path), "box": j, "x0": x0, "y0": y0, "x1": x1, "y1": y1,
            "level": extra.get("level", ""), "reference": extra.get("reference", "")}
     row.update({f"p_{c}": p for c, p in res.probabilities.items()})
-    row.update({"predicted": res.predicted, "heatmap": heatmap})
+    row.update({"predicted": res.predicted, "heatmap": heatmap, "refer": res.refer,
+                "refer_reason": res.refer_reason, "model": res.model,
+                "clinical_notes": "; ".join(res.clinical_notes)})
     return row
 
 

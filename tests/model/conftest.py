@@ -11,10 +11,11 @@ from vcfnet.labels import CLASSES
 
 
 def write_tiny_study(root: Path, *, n_train: int = 12, n_val: int = 6, n_test: int = 4, size: int = 32,
-                     classes: tuple[int, ...] = (0, 1), seed: int = 0) -> Path:
+                     classes: tuple[int, ...] = (0, 1), seed: int = 0, ages=None, sexes=None) -> Path:
     """A study whose classes differ visually: class k is a bright square in a different place.
 
-    ROIs cycle through ``classes``; splits are train / val / test in that order.
+    ROIs cycle through ``classes``; splits are train / val / test in that order. ``ages`` / ``sexes``:
+    one value per ROI (default 70 and F for all).
     """
     from vcfnet.study.cache import CropCache, write_cache
     from vcfnet.study.layout import StudyLayout
@@ -33,7 +34,8 @@ def write_tiny_study(root: Path, *, n_train: int = 12, n_val: int = 6, n_test: i
         "roi_id": roi_ids, "image": [f"img{i}.png" for i in range(n)],
         "patient_id": [f"p{i:03d}" for i in range(n)], "site": "site1", "cohort": "development",
         "exam_date": "", "level": "L1", "label": [CLASSES[k] for k in labels],
-        "x0": 0.0, "y0": 0.0, "x1": float(size), "y1": float(size), "age": 70.0, "sex": "F",
+        "x0": 0.0, "y0": 0.0, "x1": float(size), "y1": float(size),
+        "age": 70.0 if ages is None else list(ages), "sex": "F" if sexes is None else list(sexes),
         "width": float(size), "height": float(size), "source": "tiny"})
     layout = StudyLayout(root)
     root.mkdir(parents=True, exist_ok=True)

@@ -40,32 +40,48 @@ def predict(
     gradcam: Optional[Path] = typer.Option(None, "--gradcam", help="Write Grad-CAM overlays (PNG) here."),
     device: str = typer.Option("cpu", "--device", help="Torch device: cpu, cuda, cuda:1 ..."),
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Crops per forward pass."),
+    age: Optional[float] = typer.Option(None, "--age", min=0, max=130, help="With FILES: the patient's age in "
+                                        "years, for a checkpoint with an image+clinical model (default: each "
+                                        "DICOM's PatientAge, else unknown)."),
+    sex: Optional[str] = typer.Option(None, "--sex", help="With FILES: F or M (default: each DICOM's PatientSex, "
+                                      "else unknown)."),
+    clinical: bool = typer.Option(True, "--clinical/--no-clinical", help="With --study: answer with the "
+                                  "image+clinical model from the study table's columns when the checkpoint "
+                                  "has one (the image model's answer is kept beside it)."),
 ) -> None:
     """Predict acute / chronic / pathological for a study's ROIs or for boxes on radiographs."""
     files, boxes_xml = xml_list_form(list(files or []), list(boxes_xml or []))
     if (study is None) == (not files):
         raise VcfnetError("give either --study STUDY or one or more radiograph FILES (not both)")
-    if study is not None and (boxes_xml or box):
-        raise VcfnetError("--boxes-xml and --box go with FILES; a study already has its boxes")
+    if study is not None and (boxes_xml or box or age is not None or sex is not None):
+        raise VcfnetError("--boxes-xml, --box, --age and --sex go with FILES; a study has its own boxes and "
+                          "clinical columns")
+    if sex is not None and sex.strip().upper() not in ("F", "M"):
+        raise VcfnetError(f"--sex '{sex}': expected F or M")
     from vcfnet.predict import Predictor
 
     predictor = Predictor(checkpoint, device=device, batch_size=batch_size)
     if study is not None:
-        _predict_study(predictor, study, split, out or Path("predictions.csv"), gradcam)
+        _predict_study(predictor, study, split, out or Path("predictions.csv"), gradcam, clinical)
     else:
-        _predict_files(predictor, files, boxes_for(files, boxes_xml or [], box or []), out, gradcam)
+        given = {k: v for k, v in (("age", age), ("sex", sex.strip().upper() if sex else None)) if v is not None}
+        _predict_files(predictor, files, boxes_for(files, boxes_xml or [], box or []), out, gradcam, given)
 
 
-def _predict_study(predictor, study: Path, split: str | None, out: Path, gradcam: Path | None) -> None:
-    table, n_images = predict_study_to(predictor, study, split, out, gradcam)
+def _predict_study(predictor, study: Path, split: str | None, out: Path, gradcam: Path | None,
+                   clinical: bool) -> None:
+    table, n_images = predict_study_to(predictor, study, split, out, gradcam, clinical=clinical)
     accuracy = float((table["predicted"] == table["label"]).mean()) if len(table) else float("nan")
-    typer.echo(f"{len(table)} ROIs predicted -> {out} (agreement with the reference labels: {accuracy:.3f})")
+    referred = int(table["refer"].sum())
+    typer.echo(f"{len(table)} ROIs predicted by the {table['model'].iloc[0] if len(table) else 'image'} model -> "
+               f"{out} (agreement with the reference labels: {accuracy:.3f}; {referred} referred)")
     if n_images:
         typer.echo(f"{n_images} Grad-CAM overlays -> {gradcam}")
 
 
-def _predict_files(predictor, files: list[Path], plan, out: Path | None, gradcam: Path | None) -> None:
-    rows, n_images = predict_files_to(predictor, files, plan, out, gradcam)
+def _predict_files(predictor, files: list[Path], plan, out: Path | None, gradcam: Path | None,
+                   clinical: dict) -> None:
+    rows, n_images = predict_files_to(predictor, files, plan, out, gradcam, clinical)
     _print_rows(rows, predictor.classes)
     if out is not None:
         typer.echo(f"{len(rows)} predictions -> {out}")
@@ -78,11 +94,12 @@ def _print_rows(rows: list[dict], classes) -> None:
     from rich.table import Table
 
     table = Table(title="vcfnet predictions")
-    for col in ("image", "file", "box", "level", "reference", *[f"p_{c}" for c in classes], "predicted"):
+    for col in ("image", "file", "box", "level", "reference", *[f"p_{c}" for c in classes], "predicted", "refer"):
         table.add_column(col, justify="right" if col.startswith("p_") or col in ("image", "box") else "left")
     for r in rows:
         table.add_row(str(r["image"]), Path(r["file"]).name, str(r["box"]), r["level"], r["reference"],
-                      *[f"{r[f'p_{c}']:.3f}" for c in classes], f"[bold]{r['predicted']}[/bold]")
+                      *[f"{r[f'p_{c}']:.3f}" for c in classes], f"[bold]{r['predicted']}[/bold]",
+                      "[bold red]REFER[/bold red]" if r["refer"] else "no")
     console = Console()
     if not console.is_terminal:      # piped or captured: no 80-column squeeze that truncates class names
         console = Console(width=160)

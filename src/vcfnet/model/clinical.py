@@ -163,3 +163,29 @@ def encode(encoding: ClinicalEncoding, rows: Sequence[Mapping[str, Any]] | Any) 
         notes.append(said)
     width = len(encoding.feature_names())
     return np.asarray(feats, dtype=np.float64).reshape(len(feats), width), notes
+
+
+def header_values(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """Age (years) and sex from a radiograph's safe metadata (``vcfnet.io``: DICOM PatientAge /
+    PatientSex, or a source's metadata.csv), when present and plausible."""
+    out: dict[str, Any] = {}
+    age = meta.get("patient_age")
+    if isinstance(age, (int, float)) and not isinstance(age, bool) and 0 <= float(age) <= 130:
+        out["age"] = float(age)
+    sex = str(meta.get("patient_sex") or "").strip().upper()
+    if sex in ("F", "M"):
+        out["sex"] = sex
+    return out
+
+
+def merge_values(given: Mapping[str, Any], header: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Values given by the user first, then the header's; and where each came from."""
+    values, source = {}, {}
+    for key in sorted(set(given) | set(header) | {"age", "sex"}):
+        if not _blank(given.get(key)):
+            values[key], source[key] = given[key], "given"
+        elif not _blank(header.get(key)):
+            values[key], source[key] = header[key], "dicom header"
+        else:
+            source[key] = "missing"
+    return values, source

@@ -6,8 +6,9 @@ probabilities and the encoded clinical columns, fitted on the validation split o
 
     score_c = b_c + sum_j A[c, j] * image_logp_j + sum_f W[c, f] * feature_f,   p = softmax(score)
 
-The penalty is ``l2 / 2 * (||A - I||^2 + ||W||^2)``: with no data the stacker *is* the image model
-(A = identity, W = 0, b = 0), and the clinical weights shrink toward "no effect". ``l2`` is chosen
+The penalty is ``l2 / 2 * (||A - I||^2 + ||W||^2 + ||b||^2)``: with no data the stacker *is* the
+image model (A = identity, W = 0, b = 0), and the clinical weights shrink toward "no effect" (a class
+absent from the validation split cannot drive its intercept to minus infinity). ``l2`` is chosen
 among ``L2_GRID`` by patient-grouped cross-validation on the same validation rows, whose out-of-fold
 probabilities also fit the referral threshold (so that threshold is not fitted on in-sample
 probabilities). Numbers only: numpy and scipy, no torch.
@@ -49,8 +50,8 @@ def _objective(theta, logp, x, onehot, l2):
     resid = _softmax(scores) - onehot                     # d nll / d scores
     da = resid.T @ logp + l2 * (a - np.eye(c))
     dw = resid.T @ x + l2 * w
-    db = resid.sum(axis=0)
-    penalty = 0.5 * l2 * (float(((a - np.eye(c)) ** 2).sum()) + float((w ** 2).sum()))
+    db = resid.sum(axis=0) + l2 * b
+    penalty = 0.5 * l2 * (float(((a - np.eye(c)) ** 2).sum()) + float((w ** 2).sum()) + float((b ** 2).sum()))
     return nll + penalty, np.concatenate([da.ravel(), dw.ravel(), db])
 
 

@@ -93,8 +93,11 @@ def evaluate_cohort(cohort: Cohort, *, alpha: float = 0.05, cluster_bootstrap: b
     dict), ``classes[cls]`` (``auc`` AUC dict; ``sensitivity``, ``specificity``, ``ppv``, ``npv``
     proportion dicts; ``f1``, ``support``), ``macro_auc``, ``macro``, ``confusion`` (``counts``,
     ``normalized``, rows = truth), ``roc[cls]`` (``fpr``, ``tpr``), ``calibration`` (``brier``,
-    ``ece``, ``reliability``), ``not_estimable`` (reasons), ``stats`` (the full stats report).
+    ``ece``, ``reliability``), ``not_estimable`` (reasons), ``stats`` (the full stats report),
+    ``selective`` (risk-coverage, AURC, referral per model) and ``clinical_comparison`` (image+clinical
+    vs image-only, paired; null for an image-only predictions table): see :mod:`vcfnet.report.clinical`.
     """
+    from vcfnet.report.clinical import clinical_sections
     from vcfnet.stats import classification_metrics
 
     y, proba = cohort.y_true(), cohort.proba()
@@ -107,12 +110,14 @@ def evaluate_cohort(cohort: Cohort, *, alpha: float = 0.05, cluster_bootstrap: b
         report = classification_metrics(y, proba, classes=CLASSES, alpha=alpha, groups=groups,
                                          auc_method="bootstrap" if cluster_bootstrap else "delong", **kwargs)
         calibrated = calibration(y, proba, alpha=alpha)
+        sections = clinical_sections(cohort.table, y, proba, alpha=alpha, seed=seed)
     out = {"key": cohort.key, "name": cohort.name, "kind": cohort.kind, "n_patients": cohort.n_patients,
            "n_vertebrae": cohort.n_vertebrae, "alpha": alpha, "class_counts": counts}
     out.update(summarise_report(report))
     out["roc"] = roc_curves(y, proba, counts)
     out["calibration"] = calibrated
     out["not_estimable"] = notes
+    out.update(sections)
     return out
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from vcfnet.labels import CLASSES
 from vcfnet.report import narrative as N
+from vcfnet.report.clinical_view import clinical_section
 from vcfnet.report.figures import fmt_ci
 from vcfnet.report.outputs import read_evaluation
 
@@ -68,6 +69,7 @@ def render_report(eval_dir: str | Path, *, study_dir: str | Path | None = None,
         "card": {"fields": N.card_items(card)} if card else None,
         "predictions_name": m.get("source", {}).get("predictions") or "a predictions table",
         "readers": _reader_section(eval_dir),
+        "clinical": clinical_section(eval_dir, m, card, _figure),
     }
     return env.get_template("report.html.j2").render(**ctx)
 

@@ -6,7 +6,8 @@
       comparison.csv            each cohort minus the internal test set, with intervals
       confusion_<cohort>.csv    counts and row shares, rows = true class
       table1.csv                Table 1 (only with --study)
-      figures/roc_<cohort>.png|svg, confusion_<cohort>.png|svg, reliability_<cohort>.png|svg, forest.png|svg
+      figures/roc_<cohort>.png|svg, confusion_<cohort>.png|svg, reliability_<cohort>.png|svg, forest.png|svg,
+              risk_coverage_<cohort>.png|svg
 
 Each file is written to a temporary name and moved into place; ``metrics.json`` comes last, so a
 folder with a ``metrics.json`` is complete.
@@ -48,6 +49,10 @@ def write_evaluation(result, out_dir: str | Path, *, figures: bool = True) -> Pa
                                ("reliability", F.reliability_figure)):
                 files += F.save_figure(draw(c), out / "figures" / f"{kind}_{c['key']}")
         files += F.save_figure(F.forest_figure(result.cohorts), out / "figures" / "forest")
+        from vcfnet.report.clinical_figures import risk_coverage_figure
+        for c in result.cohorts:
+            if c.get("selective"):
+                files += F.save_figure(risk_coverage_figure(c), out / "figures" / f"risk_coverage_{c['key']}")
     data = result.to_dict()
     data["files"] = sorted(str(p.relative_to(out)) for p in files)
     text = json.dumps(data, indent=2, allow_nan=False)  # NaN has become null; refuse any left

@@ -126,17 +126,11 @@ def clinical_inputs(predictor, job: ImageJob, meta: dict) -> tuple[dict[str, Any
     """The clinical values the model gets (form fields first, then the DICOM header) and what the
     response says about them. A model without an image+clinical part, or no value at all, answers
     with the image model (None). The values are never logged."""
-    form = parse_clinical(job.age, job.sex, job.name)
-    header = header_clinical(meta)
+    from vcfnet.model.clinical import merge_values
+
+    values, source = merge_values(parse_clinical(job.age, job.sex, job.name), header_clinical(meta))
+    source = {k: "form" if v == "given" else v for k, v in source.items()}
     columns = list(getattr(predictor, "clinical_columns", []) or [])
-    values, source = {}, {}
-    for key in ("age", "sex"):
-        if key in form:
-            values[key], source[key] = form[key], "form"
-        elif key in header:
-            values[key], source[key] = header[key], "dicom header"
-        else:
-            source[key] = "missing"
     used = {"age": values.get("age"), "sex": values.get("sex"), "source": source,
             "columns": columns, "used": bool(columns and values)}
     return (values if used["used"] else None), used

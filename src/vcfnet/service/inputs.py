@@ -278,11 +278,6 @@ def parse_clinical(age: str | None, sex: str | None, name: str) -> dict[str, Any
 
 def header_clinical(meta: dict) -> dict[str, Any]:
     """Age and sex from the radiograph's safe metadata (DICOM PatientAge / PatientSex), when present."""
-    out: dict[str, Any] = {}
-    age = meta.get("patient_age")
-    if isinstance(age, (int, float)) and AGE_LIMITS[0] <= float(age) <= AGE_LIMITS[1]:
-        out["age"] = float(age)
-    sex = str(meta.get("patient_sex") or "").strip().upper()
-    if sex in ("F", "M"):
-        out["sex"] = sex
-    return out
+    from vcfnet.model.clinical import header_values
+
+    return header_values(meta)
