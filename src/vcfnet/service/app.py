@@ -87,7 +87,7 @@ def create_app(settings: Settings, *, predictor: Any = None) -> FastAPI:
     from fastapi.staticfiles import StaticFiles
     from fastapi.templating import Jinja2Templates
 
-    from vcfnet.service import api, pages
+    from vcfnet.service import api, pacs, pages
     from vcfnet.service.diagnose import limits_text, model_info
 
     settings.check()
@@ -117,6 +117,7 @@ def create_app(settings: Settings, *, predictor: Any = None) -> FastAPI:
     install_error_handlers(app)
     _install_middleware(app, settings)
     app.include_router(api.router)
+    app.include_router(pacs.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     log.info("model %s loaded; auth %s; uploads %s", state.model["version"],

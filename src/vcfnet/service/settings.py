@@ -54,6 +54,10 @@ class Settings(BaseModel):
     upload_dir: Optional[Path] = None        # parent of the per-request private dirs; system temp if unset
     state_dir: Optional[Path] = None         # sessions + rate limits shared by the workers (SQLite, WAL)
     log_level: str = "info"
+    pacs_url: Optional[str] = None           # DICOMweb root of the PACS the page searches and sends to
+    pacs_username: Optional[str] = None      # HTTP basic credentials for it (with pacs_password)
+    pacs_password: Optional[str] = None
+    pacs_timeout_s: float = 60.0
 
     @field_validator("*", mode="before")
     @classmethod
@@ -101,6 +105,10 @@ class Settings(BaseModel):
             raise VcfnetError(f"settings: torch_threads must be >= 0 (0 = cores // workers), got {self.torch_threads}")
         if self.rate_limit < 0:
             raise VcfnetError(f"settings: rate_limit must be >= 0 (0 = off), got {self.rate_limit}")
+        if self.pacs_url and not self.pacs_url.startswith(("http://", "https://")):
+            raise VcfnetError("settings: pacs_url must start with http:// or https:// (the PACS's DICOMweb root)")
+        if not self.pacs_timeout_s > 0:
+            raise VcfnetError(f"settings: pacs_timeout_s must be positive, got {self.pacs_timeout_s}")
         if "*" in self.cors_origins:
             raise VcfnetError("settings: cors_origins must list origins explicitly; '*' is not allowed")
         if not self.auth_required and not is_loopback(self.host):
