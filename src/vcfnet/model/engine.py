@@ -79,10 +79,13 @@ def _batch(crops: Any, start: int, stop: int) -> torch.Tensor:
 
 @torch.no_grad()
 def predict_logits(model: torch.nn.Module, crops: Any, *, batch_size: int = 256,
-                   device: str | torch.device = "cpu", amp_dtype: torch.dtype | None = None) -> np.ndarray:
+                   device: str | torch.device = "cpu", amp_dtype: torch.dtype | None = None,
+                   extra: Any = None) -> np.ndarray:
     """Logits (N, C) float32 for uint8 crops (N, 1, S, S), in eval mode, batch by batch.
 
     Crops whose side differs from ``model.input_size`` (set from the card) are resized on the device.
+    ``extra`` (N, F): a second input per crop for a model called as ``model(x, extra)`` (late fusion
+    of clinical features, ``vcfnet.model.fusion``).
     """
     device = torch.device(device)
     param = next(model.parameters())
@@ -97,7 +100,11 @@ def predict_logits(model: torch.nn.Module, crops: Any, *, batch_size: int = 256,
         for start in range(0, crops.shape[0], batch_size):
             x = to_unit(_batch(crops, start, start + batch_size).to(device, non_blocking=True), size)
             with autocast(device, amp_dtype):
-                out.append(model(x).float().cpu())
+                if extra is None:
+                    out.append(model(x).float().cpu())
+                else:
+                    z = torch.as_tensor(np.asarray(extra[start:start + batch_size]), dtype=torch.float32)
+                    out.append(model(x, z.to(device)).float().cpu())
     finally:
         model.train(was_training)
     if not out:
@@ -149,10 +156,12 @@ def train_one_epoch(model: torch.nn.Module, criterion, optimizer: torch.optim.Op
                     crops: torch.Tensor, labels: torch.Tensor, order: torch.Tensor, *, batch_size: int,
                     device: torch.device, amp_dtype: torch.dtype | None = None,
                     input_size: int | None = None, augment: dict[str, Any] | None = None,
-                    generator: torch.Generator | None = None, channels_last: bool = True) -> dict[str, float]:
+                    generator: torch.Generator | None = None, channels_last: bool = True,
+                    extra: torch.Tensor | None = None) -> dict[str, float]:
     """One pass over ``crops[order]`` (uint8 (N, 1, S, S), on ``device`` or the CPU) in batches.
 
-    ``augment`` = dict(hflip=, vflip=, rotation=) or ``None`` for none. Returns this process's
+    ``augment`` = dict(hflip=, vflip=, rotation=) or ``None`` for none; ``extra`` (N, F) float: a second
+    input per crop (not augmented), the model then called as ``model(x, extra[idx])``. Returns this process's
     ``loss`` (mean), ``accuracy``, ``n``, ``seconds`` and ``img_per_s``.
     """
     model.train()
@@ -169,7 +178,7 @@ def train_one_epoch(model: torch.nn.Module, criterion, optimizer: torch.optim.Op
             x = augment_batch(x, generator=generator, **augment)
         x = x.contiguous(memory_format=memory_format)
         with autocast(device, amp_dtype):
-            logits = model(x)
+            logits = model(x) if extra is None else model(x, extra[idx.to(extra.device)].to(device))
             loss = criterion(logits.float(), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
