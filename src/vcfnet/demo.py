@@ -197,6 +197,10 @@ def _train(cfg: DemoConfig, echo: Echo, study: Path) -> Path:
     run = cfg.out / "runs" / hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
     if (run / "last").is_dir() and _finished(run, config.epochs):
         echo(f"[demo] reusing the finished training run {run}")
+        from vcfnet.model.card import read_card
+        if read_card(run / "best")[0].clinical is None:     # killed between training and the stacker fit
+            from vcfnet.model.calibrate import after_training
+            after_training(run / "best", study, config)
         return run / "best"
     return fit(study, run, config.replace(resume=has_state(run / "state")), progress=True)
 

@@ -48,6 +48,12 @@ def write_tiny_study(root: Path, *, n_train: int = 12, n_val: int = 6, n_test: i
 
 
 @pytest.fixture
+def make_tiny_study():
+    """``write_tiny_study`` for test modules (conftest modules are not importable by name in a full run)."""
+    return write_tiny_study
+
+
+@pytest.fixture
 def tiny_study(tmp_path) -> Path:
     return write_tiny_study(tmp_path / "study")
 

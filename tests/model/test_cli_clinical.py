@@ -6,20 +6,19 @@ import json
 
 import pandas as pd
 
-from conftest import write_tiny_study
 from vcfnet.cli import main
 
 
-def _study(root):
+def _study(make, root):
     n = 30
     ages = [55.0 + (i * 7) % 35 for i in range(n)]
     sexes = ["M" if i % 3 == 2 else "F" for i in range(n)]
     ages[3] = float("nan")                        # a missing age in the train split
-    return write_tiny_study(root, n_train=12, n_val=12, n_test=6, classes=(0, 1, 2), ages=ages, sexes=sexes)
+    return make(root, n_train=12, n_val=12, n_test=6, classes=(0, 1, 2), ages=ages, sexes=sexes)
 
 
-def test_train_clinical_then_predict_evaluate_report(tmp_path, capsys):
-    study, run = _study(tmp_path / "study"), tmp_path / "run"
+def test_train_clinical_then_predict_evaluate_report(tmp_path, capsys, make_tiny_study):
+    study, run = _study(make_tiny_study, tmp_path / "study"), tmp_path / "run"
     assert main(["train", str(study), "--out", str(run), "--epochs", "3", "--batch-size", "4", "--input-size", "32",
                  "--weights", "none", "--amp", "fp32", "--threads", "1", "--lr", "0.001", "--clinical",
                  "--refer-fraction", "0.25"]) == 0
@@ -52,8 +51,8 @@ def test_train_clinical_then_predict_evaluate_report(tmp_path, capsys):
     assert set(pd.read_csv(image_only)["model"]) == {"image"}
 
 
-def test_calibrate_fits_the_clinical_model_onto_an_existing_run(tmp_path, capsys):
-    study, run = _study(tmp_path / "study"), tmp_path / "run"
+def test_calibrate_fits_the_clinical_model_onto_an_existing_run(tmp_path, capsys, make_tiny_study):
+    study, run = _study(make_tiny_study, tmp_path / "study"), tmp_path / "run"
     assert main(["train", str(study), "--out", str(run), "--epochs", "3", "--batch-size", "4", "--input-size", "32",
                  "--weights", "none", "--amp", "fp32", "--threads", "1", "--lr", "0.001"]) == 0
     assert json.loads((run / "best" / "model.json").read_text())["clinical"] is None

@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import write_tiny_study
 from vcfnet.errors import VcfnetError
 from vcfnet.model.clinical import encode, fit_encoding, parse_columns
 from vcfnet.model.stacker import fit_stacker, group_folds, select_and_fit, stacker_proba
@@ -87,7 +86,7 @@ def test_inputs_with_nan_are_refused():
         fit_stacker(np.zeros((2, 3)), np.array([[np.nan], [0.0]]), [0, 1])
 
 
-def _study(root, test_age: float, test_sex: str, flip_val: bool = False):
+def _study(make, root, test_age: float, test_sex: str, flip_val: bool = False):
     n_train, n_val, n_test = 12, 12, 6
     n = n_train + n_val + n_test
     ages = [60.0 + (i % 7) * 4 for i in range(n)]
@@ -96,17 +95,17 @@ def _study(root, test_age: float, test_sex: str, flip_val: bool = False):
         sexes[n_train:n_train + n_val] = ["F" if s == "M" else "M" for s in sexes[n_train:n_train + n_val]]
     ages[n_train + n_val:] = [test_age] * n_test
     sexes[n_train + n_val:] = [test_sex] * n_test
-    return write_tiny_study(root, n_train=n_train, n_val=n_val, n_test=n_test, classes=(0, 1, 2),
+    return make(root, n_train=n_train, n_val=n_val, n_test=n_test, classes=(0, 1, 2),
                             ages=ages, sexes=sexes)
 
 
-def test_stacker_is_fitted_on_the_validation_split_only(tmp_path, fast_config):
+def test_stacker_is_fitted_on_the_validation_split_only(tmp_path, fast_config, make_tiny_study):
     """Changing every test row's age and sex leaves the fitted stacker identical; changing the val rows
     does not (so the test would fail if test rows leaked into the fit)."""
     from vcfnet.model.calibrate import calibrate_checkpoint
     from vcfnet.model.train import fit
 
-    first = _study(tmp_path / "a", test_age=61.0, test_sex="F")
+    first = _study(make_tiny_study, tmp_path / "a", test_age=61.0, test_sex="F")
     best = fit(first, tmp_path / "run", fast_config)
     fitted = calibrate_checkpoint(best, first, clinical=["age", "sex"])["clinical"]
     card = json.loads((best / "model.json").read_text())
@@ -116,10 +115,10 @@ def test_stacker_is_fitted_on_the_validation_split_only(tmp_path, fast_config):
     assert (age["low"], age["high"]) == (60.0, 84.0)        # the train + val rows, not the test rows' 61
     assert card["referral"]["clinical"]["confidence"].endswith("out-of-fold on the val split")
 
-    other = _study(tmp_path / "b", test_age=83.0, test_sex="M")     # same crops, other test clinical rows
+    other = _study(make_tiny_study, tmp_path / "b", test_age=83.0, test_sex="M")     # same crops, other test clinical rows
     fitted_b = calibrate_checkpoint(best, other, clinical=["age", "sex"])["clinical"]
     assert fitted_b["params"] == fitted["params"] and fitted_b["encoding"] == fitted["encoding"]
 
-    flipped = _study(tmp_path / "c", test_age=61.0, test_sex="F", flip_val=True)
+    flipped = _study(make_tiny_study, tmp_path / "c", test_age=61.0, test_sex="F", flip_val=True)
     fitted_c = calibrate_checkpoint(best, flipped, clinical=["age", "sex"])["clinical"]
     assert fitted_c["params"] != fitted["params"]
