@@ -79,7 +79,6 @@ def orthanc_config(folder: Path, http_port: int, dicom_port: int, modalities: di
 
 def start_orthanc(folder: Path, modalities: dict | None = None) -> Orthanc:
     """Start Orthanc on free loopback ports; wait until its REST API answers (or fail with its log)."""
-    import httpx
 
     exe = require_binary(ORTHANC, "orthanc")
     require_binary(DICOMWEB_PLUGIN, "orthanc-dicomweb")
@@ -90,21 +89,28 @@ def start_orthanc(folder: Path, modalities: dict | None = None) -> Orthanc:
     log = open(folder / "orthanc.log", "wb")
     proc = subprocess.Popen([str(exe), str(config)], stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{http_port}"
-    deadline = time.monotonic() + 60
+    wait_until_up(proc, url + "/system", folder / "orthanc.log", "Orthanc", 60)
+    return Orthanc(url=url, dicomweb=url + "/dicom-web", dicom_port=dicom_port, aet=ORTHANC_AET, process=proc,
+                   folder=folder)
+
+
+def wait_until_up(proc: subprocess.Popen, url: str, log: Path, what: str, seconds: float) -> None:
+    """Poll ``url`` until it answers 200; fail with the end of ``log`` if ``proc`` exits or time runs out."""
+    import httpx
+
+    deadline = time.monotonic() + seconds
     while True:
         if proc.poll() is not None:
-            pytest.fail(f"Orthanc exited with {proc.returncode}:\n{(folder / 'orthanc.log').read_text()[-3000:]}")
+            pytest.fail(f"{what} exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
         try:
-            if httpx.get(url + "/system", timeout=2).status_code == 200:
-                break
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
         except httpx.TransportError:
             pass
         if time.monotonic() > deadline:
             proc.kill()
-            pytest.fail(f"Orthanc did not answer within 60 s:\n{(folder / 'orthanc.log').read_text()[-3000:]}")
+            pytest.fail(f"{what} did not answer within {seconds:g} s:\n{log.read_text()[-3000:]}")
         time.sleep(0.1)
-    return Orthanc(url=url, dicomweb=url + "/dicom-web", dicom_port=dicom_port, aet=ORTHANC_AET, process=proc,
-                   folder=folder)
 
 
 def stop_orthanc(orthanc: Orthanc) -> None:

@@ -7,12 +7,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pydicom
 import pytest
-from dicom_toys import free_port, results_in, upload
+from dicom_toys import free_port, results_in, upload, wait_until_up
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -37,8 +36,6 @@ def browser():
 @pytest.fixture(scope="module")
 def served(orthanc, checkpoint, tmp_path_factory):
     """``vcfnet serve`` with the Orthanc as its PACS, on a free loopback port; yields its URL."""
-    import httpx
-
     folder = tmp_path_factory.mktemp("serve")
     port = free_port()
     env = {**os.environ, "VCFNET_UPLOAD_DIR": str(folder / "uploads"), "VCFNET_PACS_URL": orthanc.dicomweb}
@@ -48,18 +45,7 @@ def served(orthanc, checkpoint, tmp_path_factory):
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited:\n{(folder / 'server.log').read_text()[-3000:]}")
-            try:
-                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("server did not answer within 120 s")
-            time.sleep(0.3)
+        wait_until_up(proc, url + "/healthz", folder / "server.log", "vcfnet serve", 120)
         yield url, folder / "server.log"
     finally:
         proc.terminate()

@@ -3,7 +3,7 @@
     vcfnet pacs analyze RUN/best --pacs http://127.0.0.1:8042/dicom-web --boxes boxes/ --study 1.2.3...
     vcfnet pacs analyze RUN/best --pacs URL --boxes boxes/ --query ModalitiesInStudy=DX --out run1/
     vcfnet pacs write RUN/best film.dcm --boxes-xml film.xml --out results/
-    vcfnet pacs export results/ --out research/ --key study.key
+    vcfnet pacs export results/ source.dcm --out research/ --key study.key
 
 The library: ``vcfnet.dicom`` (results, dicomweb, batch, export).
 """
@@ -88,3 +88,21 @@ def write(
                            [b.level or None for b in voc.boxes], gradcam=gradcam)
     for path in write_results(results, out):
         typer.echo(f"{path.name.split('-')[0]:>4} -> {path}")
+
+
+@pacs_app.command("export")
+def export(
+    files: list[Path] = typer.Argument(..., help="DICOM files or folders of them (results and their sources)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the de-identified copies."),
+    key: Path = typer.Option(..., "--key", help="Study key file (created if missing, mode 0600): UIDs and "
+                                               "patient pseudonyms are keyed with it."),
+) -> None:
+    """De-identified research copies (DICOM PS3.15 Basic Profile, keyed UIDs and patient pseudonyms)."""
+    from vcfnet.dicom.export import export_files
+    from vcfnet.io import load_or_create_key
+
+    paths = [p for f in files for p in (sorted(f.rglob("*.dcm")) if f.is_dir() else [f])]
+    if not paths:
+        raise VcfnetError("no DICOM file given (folders are searched for *.dcm)")
+    written = export_files(paths, out, load_or_create_key(key))
+    typer.echo(f"{len(written)} de-identified file(s) -> {out}")

@@ -21,6 +21,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from vcfnet.dicom.boxes import BoxIndex
 from vcfnet.dicom.dicomweb import RADIOGRAPH_CLASSES
@@ -100,7 +101,7 @@ class Node:
         self.private = Path(tempfile.mkdtemp(prefix="vcfnet-node-", dir=work_dir))   # mode 0700
         self.stats = NodeStats()
         self._queue: queue.Queue[Path | None] = queue.Queue(maxsize=queue_size)
-        self._server = None
+        self._server: Any = None
         self._worker: threading.Thread | None = None
         self._lock = threading.Lock()
 
@@ -115,7 +116,7 @@ class Node:
                 fh.write(b"\0" * 128 + b"DICM")
                 from pydicom.filewriter import write_file_meta_info
 
-                write_file_meta_info(fh, event.file_meta, enforce_standard=True)
+                write_file_meta_info(fh, event.file_meta, enforce_standard=True)  # type: ignore[arg-type]
                 fh.write(event.request.DataSet.getvalue())
         except Exception as exc:  # noqa: BLE001 - a malformed request must not stop the node
             return self._refuse(path, CANNOT_UNDERSTAND, f"cannot write the received object ({type(exc).__name__})")

@@ -145,7 +145,8 @@ async def send(request: Request, body: SendRequest):
 
         path = pacs.retrieve(target, folder)
         try:
-            results = analyze_file(state.predictor, path, body.boxes, [lv or None for lv in levels],
+            results = analyze_file(state.predictor, path, [tuple(b) for b in body.boxes],  # type: ignore[misc]
+                                   [lv or None for lv in levels],
                                    gradcam=body.gradcam)
         except VcfnetError as exc:
             raise VcfnetError(str(exc).replace(str(path), "PACS image")) from None
