@@ -33,7 +33,8 @@ def node(
     gradcam: bool = typer.Option(False, "--gradcam", help="Burn Grad-CAM heatmaps into the secondary capture."),
     device: str = typer.Option("cpu", "--device", help="Torch device: cpu, cuda, cuda:1 ..."),
 ) -> None:
-    """Receive DX/CR radiographs (C-STORE), analyse them, C-STORE the SR + overlays back. Ctrl-C stops."""
+    """Receive DX/CR radiographs (C-STORE), analyse them, C-STORE the SR + overlays back. Ctrl-C or
+    SIGTERM stops (after finishing the queue)."""
     from vcfnet.dicom.boxes import BoxIndex
     from vcfnet.dicom.node import Destination, Node
     from vcfnet.predict import Predictor
@@ -42,6 +43,7 @@ def node(
     destination = Destination.parse(dest) if dest else None
     server = Node(Predictor(checkpoint, device=device), index, destination, aet=aet, host=host, port=port,
                   out_dir=out, work_dir=work_dir, gradcam=gradcam)
+    _stop_on_sigterm()
     server.start()
     typer.echo(f"vcfnet node {aet} listening on {host}:{port}" +
                (f", results to {destination.aet}@{destination.host}:{destination.port}" if destination else "") +
@@ -56,3 +58,14 @@ def node(
     s = server.stats
     typer.echo(f"{s.received} received, {s.refused} refused, {s.analysed} analysed, {s.no_boxes} without "
                f"boxes, {s.failed} failed, {s.sent} objects sent")
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (systemd, docker stop) and SIGINT stop the node like Ctrl-C: the queue is finished first.
+    SIGINT is set too because a shell starts background jobs with it ignored."""
+    import signal
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
