@@ -63,7 +63,7 @@ def test_search_open_send_round_trip(orthanc, film, make_client, predictor):
             assert float(m.MeasuredValueSequence[0].NumericValue) == pytest.approx(p, abs=1e-6)
 
 
-def test_pacs_errors_are_clear(orthanc, film, make_client):
+def test_pacs_errors_are_clear(orthanc, film, make_client, monkeypatch):
     bare = make_client()
     assert bare.get("/api/v1/pacs/config").json() == {"configured": False, "name": ""}
     assert bare.get("/api/v1/pacs/studies").status_code == 404
@@ -76,7 +76,17 @@ def test_pacs_errors_are_clear(orthanc, film, make_client):
     assert answer.status_code == 502 and "PACS http://127.0.0.1:9/dicom-web" in answer.json()["error"]["message"]
     missing = client.post("/api/v1/pacs/send", json={"study": "1.2.3", "series": "1.2.4", "sop": "1.2.5",
                                                      "boxes": [[0, 0, 10, 10]]})
-    assert missing.status_code == 502 and "retrieve failed (HTTP 404)" in missing.json()["error"]["message"]
+    assert missing.status_code == 404 and "no DX/CR radiograph" in missing.json()["error"]["message"]
+    # a radiograph whose QIDO size exceeds MAX_PIXELS is refused before anything is retrieved
+    import vcfnet.dicom.dicomweb as dw
+
+    source = pydicom.dcmread(film, stop_before_pixels=True)
+    params = {"study": source.StudyInstanceUID, "series": source.SeriesInstanceUID, "sop": source.SOPInstanceUID}
+    monkeypatch.setattr(dw, "MAX_PIXELS", source.Rows * source.Columns - 1)
+    big = client.get("/api/v1/pacs/image", params=params)
+    monkeypatch.undo()
+    assert big.status_code == 502 and "exceeds MAX_PIXELS" in big.json()["error"]["message"]
+    assert client.get("/api/v1/pacs/image", params=params).status_code == 200
     levels = client.post("/api/v1/pacs/send", json={"study": "1.2.3", "series": "1.2.4", "sop": "1.2.5",
                                                     "boxes": [[0, 0, 10, 10]], "levels": ["L1", "L2"]})
     assert levels.status_code == 422

@@ -10,8 +10,9 @@
 Nothing is sent to the PACS unless the user asks (``send``). The PACS URL and credentials come from
 the settings (``pacs_url``, ``pacs_username``, ``pacs_password``); answers name studies by UID, date,
 description and modality only (no patient name or ID reaches the page or a log line). Every PACS
-call and prediction runs in the inference pool, within the request timeout; retrieved images wait
-in a private 0700 folder removed when the request ends.
+call and prediction runs in the inference pool, within the request timeout; an image is looked up by
+QIDO first (a DX/CR radiograph within ``MAX_PIXELS``) and retrieved into a private 0700 folder removed
+when the request ends.
 """
 from __future__ import annotations
 
@@ -59,14 +60,17 @@ def _uid(value: str, name: str) -> str:
 
 
 async def _run(request: Request, fn, *args):
-    """``fn(*args)`` in the inference pool within the request timeout; PACS failures become 502."""
-    from vcfnet.dicom.dicomweb import PacsError
+    """``fn(*args)`` in the inference pool within the request timeout; a PACS without the image is 404,
+    other PACS failures 502, a bad input 422."""
+    from vcfnet.dicom.dicomweb import PacsError, PacsNotFound
 
     state = request.app.state.vcf
 
     def guarded():
         try:
             return fn(*args)
+        except PacsNotFound as exc:
+            raise APIError(404, str(exc)) from None
         except PacsError as exc:
             raise APIError(502, str(exc)) from None
         except VcfnetError as exc:
@@ -105,10 +109,10 @@ async def images(request: Request, study: str):
                         "columns": i.columns} for i in found]}
 
 
-def _instance(study: str, series: str, sop: str):
-    from vcfnet.dicom.dicomweb import Instance
-
-    return Instance(_uid(study, "study"), _uid(series, "series"), _uid(sop, "sop"), "", 0, 0)
+def _target(pacs, study: str, series: str, sop: str):
+    """The image to retrieve, as the PACS describes it (QIDO): a DX/CR radiograph within the size bounds."""
+    _uid(series, "series")
+    return pacs.radiograph(_uid(study, "study"), _uid(sop, "sop"))
 
 
 def _modalities(ds) -> list[str]:
@@ -119,9 +123,8 @@ def _modalities(ds) -> list[str]:
 @router.get("/image", summary="One radiograph from the PACS as a DICOM file (WADO-RS)")
 async def image(request: Request, study: str, series: str, sop: str):
     pacs, s = _pacs(request), request.app.state.vcf.settings
-    target = _instance(study, series, sop)
     async with private_dir(s.upload_dir, keep=False, request_id=request.state.request_id) as folder:
-        path = await _run(request, pacs.retrieve, target, folder)
+        path = await _run(request, lambda: pacs.retrieve(_target(pacs, study, series, sop), folder))
         if path.stat().st_size > s.max_upload_mb * 2 ** 20:
             raise APIError(413, f"the PACS image is larger than max_upload_mb ({s.max_upload_mb:g} MB)")
         data = path.read_bytes()
@@ -138,12 +141,11 @@ async def send(request: Request, body: SendRequest):
     if len(levels) != len(body.boxes):
         raise APIError(422, f"levels: one per box ({len(body.boxes)}), got {len(levels)}")
     pacs = _pacs(request)
-    target = _instance(body.study, body.series, body.sop)
 
     def work(folder):
         from vcfnet.dicom.results import analyze_file
 
-        path = pacs.retrieve(target, folder)
+        path = pacs.retrieve(_target(pacs, body.study, body.series, body.sop), folder)
         try:
             results = analyze_file(state.predictor, path, [tuple(b) for b in body.boxes],  # type: ignore[misc]
                                    [lv or None for lv in levels],
