@@ -215,3 +215,19 @@ def test_a_png_is_refused_with_one_line(predictor, tmp_path):
     Image.fromarray(np.full((64, 64), 128, np.uint8)).save(png)
     with pytest.raises(VcfnetError, match="not a DICOM file"):
         analyze_file(predictor, png, [(0, 0, 32, 32)], [None])
+
+
+def test_vcfnet_pacs_write_end_to_end(films, checkpoint, tmp_path, capsys):
+    from vcfnet.cli import main
+
+    film = films[2]
+    assert main(["pacs", "write", str(checkpoint), str(film), "--boxes-xml", str(film.with_suffix(".xml")),
+                 "--out", str(tmp_path / "out"), "--gradcam"]) == 0
+    printed = capsys.readouterr().out
+    written = sorted((tmp_path / "out").glob("*.dcm"))
+    assert sorted(p.name.split("-")[0] for p in written) == ["gsps", "sc", "sr"]
+    assert all(str(p) in printed for p in written)
+    assert pydicom.dcmread(film).StudyInstanceUID == pydicom.dcmread(written[0]).StudyInstanceUID
+    assert main(["pacs", "write", str(checkpoint), str(film.with_suffix(".xml")), "--boxes-xml",
+                 str(film.with_suffix(".xml")), "--out", str(tmp_path / "bad")]) == 2
+    assert "error:" in capsys.readouterr().err and not (tmp_path / "bad").exists()
