@@ -13,6 +13,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,6 +59,7 @@ class Orthanc:
     aet: str
     process: subprocess.Popen
     folder: Path
+    log: Any = None
 
     def get(self, path: str):
         import httpx
@@ -91,7 +93,7 @@ def start_orthanc(folder: Path, modalities: dict | None = None) -> Orthanc:
     url = f"http://127.0.0.1:{http_port}"
     wait_until_up(proc, url + "/system", folder / "orthanc.log", "Orthanc", 60)
     return Orthanc(url=url, dicomweb=url + "/dicom-web", dicom_port=dicom_port, aet=ORTHANC_AET, process=proc,
-                   folder=folder)
+                   folder=folder, log=log)
 
 
 def wait_until_up(proc: subprocess.Popen, url: str, log: Path, what: str, seconds: float) -> None:
@@ -120,6 +122,8 @@ def stop_orthanc(orthanc: Orthanc) -> None:
     except subprocess.TimeoutExpired:
         orthanc.process.kill()
         orthanc.process.wait(timeout=10)
+    if orthanc.log is not None:
+        orthanc.log.close()
 
 
 def upload(orthanc: Orthanc, path: Path) -> dict:
