@@ -9,7 +9,7 @@ from vcfnet.report.figures import FIG_SIZE, OKABE_ITO, _plt, cohort_subtitle
 
 MODEL_STYLE = {"image+clinical": {"color": OKABE_ITO["blue"], "linestyle": "-", "marker": "o"},
                "image": {"color": OKABE_ITO["orange"], "linestyle": "--", "marker": "s"}}
-MODEL_LABEL = {"image+clinical": "image + clinical", "image": "image only"}
+MODEL_LABEL = {"image+clinical": "image + clinical", "image": "image-only"}
 
 
 def risk_coverage_figure(c: dict[str, Any]):

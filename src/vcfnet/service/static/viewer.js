@@ -148,7 +148,7 @@
   function referVerdict(r) {
     const box = el("div", "refer " + (r.refer ? "refer-yes" : "refer-no"), "");
     box.append(el("strong", "", `Box ${r.index}: ` + (r.refer ? "REFER to a specialist" : "Answered by the model")));
-    box.append(el("div", "", `${r.refer_reason || ""} Model: ${r.model === "image+clinical" ? "image + age/sex" : "image only"}.`));
+    box.append(el("div", "", `${r.refer_reason || ""}. Model used: ${r.model === "image+clinical" ? "image + age/sex" : "image only"}.`));
     if (r.clinical_notes && r.clinical_notes.length) {
       const ul = el("ul", "", "");
       for (const n of r.clinical_notes) ul.append(el("li", "", n));
