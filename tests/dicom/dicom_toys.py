@@ -191,3 +191,50 @@ def content_items(ds, code_value: str) -> list:
             found.append(item)
         found += content_items(item, code_value)
     return found
+
+
+def check_stored(orthanc: Orthanc, film: Path, predictor) -> dict[str, list]:
+    """Read vcfnet's SR, GSPS and SC of ``film`` back from Orthanc and check them field by field against
+    the film, its LabelImg boxes and levels, and the Predictor's own answer; returns them."""
+    import numpy as np
+    import pydicom
+
+    from vcfnet.dicom import codes
+    from vcfnet.io import read_voc
+
+    source = pydicom.dcmread(film, stop_before_pixels=True)
+    voc = read_voc(film.with_suffix(".xml"))
+    boxes = [(b.x0, b.y0, b.x1, b.y1) for b in voc.boxes]
+    stored = results_in(orthanc, str(source.StudyInstanceUID))
+    assert [len(stored[k]) for k in ("SR", "PR", "OT")] == [1, 1, 1]
+    sr, gsps, sc = stored["SR"][0], stored["PR"][0], stored["OT"][0]
+    for ds in (sr, gsps, sc):
+        assert ds.StudyInstanceUID == source.StudyInstanceUID and ds.PatientID == source.PatientID
+        assert ds.SeriesInstanceUID != source.SeriesInstanceUID
+    groups = content_items(sr, "125007")
+    assert len(groups) == len(boxes)
+    for group, box, b, answer in zip(groups, boxes, voc.boxes, predictor.predict(str(film), boxes)):
+        assert content_items(group, "121071")[0].ConceptCodeSequence[0].CodeValue == codes.FINDING.value
+        assert content_items(group, "363698007")[0].ConceptCodeSequence[0].CodeValue == \
+            codes.level_code(b.level).value
+        assert content_items(group, "fracture-class")[0].ConceptCodeSequence[0].CodeValue == \
+            codes.CLASS_CODES[answer.predicted].value
+        for cls, p in answer.probabilities.items():
+            value = float(content_items(group, f"p-{cls}")[0].MeasuredValueSequence[0].NumericValue)
+            assert abs(value - p) < 1e-6
+        [region] = content_items(group, "111030")
+        assert np.allclose([float(v) for v in region.GraphicData], box_outline(box))
+        assert region.ContentSequence[0].ReferencedSOPSequence[0].ReferencedSOPInstanceUID == source.SOPInstanceUID
+    annotation = gsps.GraphicAnnotationSequence[0]
+    assert gsps.ReferencedSeriesSequence[0].ReferencedImageSequence[0].ReferencedSOPInstanceUID == \
+        source.SOPInstanceUID
+    assert [np.allclose([float(v) for v in g.GraphicData], box_outline(box))
+            for g, box in zip(annotation.GraphicObjectSequence, boxes)] == [True] * len(boxes)
+    assert [t.UnformattedTextValue.split()[0] for t in annotation.TextObjectSequence] == \
+        [b.level for b in voc.boxes]
+    assert sc.SourceImageSequence[0].ReferencedSOPInstanceUID == source.SOPInstanceUID
+    rgb = sc.pixel_array
+    assert rgb.shape == (source.Rows, source.Columns, 3)
+    x0, y0, x1, y1 = (int(v) for v in boxes[0])
+    assert tuple(rgb[(y0 + y1) // 2, x0]) == (255, 230, 0)
+    return stored

@@ -12,7 +12,7 @@ import time
 
 import pydicom
 import pytest
-from dicom_toys import boxes_by_uid, free_port, results_in
+from dicom_toys import boxes_by_uid, check_stored, free_port, results_in
 
 from vcfnet.dicom.boxes import BoxIndex
 from vcfnet.dicom.node import Destination, Node
@@ -70,13 +70,8 @@ def test_node_round_trip_to_orthanc(orthanc, node_films, predictor, tmp_path, ca
     s = node.stats
     assert (s.received, s.refused, s.analysed, s.no_boxes, s.failed, s.sent) == (4, 1, 2, 1, 0, 6)
     assert "60000 x 60000" in s.reasons[0]
-    for source in sources[:2]:
-        stored = results_in(orthanc, str(source.StudyInstanceUID))
-        assert [len(stored[k]) for k in ("SR", "PR", "OT")] == [1, 1, 1]
-        sr = stored["SR"][0]
-        assert sr.StudyInstanceUID == source.StudyInstanceUID and sr.PatientID == source.PatientID
-        evidence = sr.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[0]
-        assert evidence.ReferencedSOPSequence[0].ReferencedSOPInstanceUID == source.SOPInstanceUID
+    for film in node_films[:2]:
+        check_stored(orthanc, film, predictor)
     assert results_in(orthanc, str(sources[2].StudyInstanceUID)) == {"SR": [], "PR": [], "OT": []}
     for source in sources:
         for keyword in ("PatientName", "PatientID", "SOPInstanceUID", "StudyInstanceUID"):

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pydicom
 import pytest
-from dicom_toys import box_outline, boxes_by_uid, content_items, find_instances, results_in, upload
+from dicom_toys import boxes_by_uid, check_stored, find_instances, results_in, upload
 
 from vcfnet.cli import main
-from vcfnet.io import read_voc
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +25,7 @@ def study_of(film):
     return str(pydicom.dcmread(film, stop_before_pixels=True).StudyInstanceUID)
 
 
-def test_analyze_by_uid_then_by_query_resumes(orthanc, loaded, checkpoint, tmp_path, capsys):
+def test_analyze_by_uid_then_by_query_resumes(orthanc, loaded, checkpoint, predictor, tmp_path, capsys):
     films, boxes = loaded
     out = tmp_path / "run"
     base = ["pacs", "analyze", str(checkpoint), "--pacs", orthanc.dicomweb, "--boxes", str(boxes), "--out", str(out)]
@@ -42,26 +40,11 @@ def test_analyze_by_uid_then_by_query_resumes(orthanc, loaded, checkpoint, tmp_p
     assert {k: v for k, v in manifest["images"].items() if k in first} == first
     assert sorted(v["status"] for v in manifest["images"].values()) == ["done", "done", "no-boxes"]
     for film in films[:2]:
-        source = pydicom.dcmread(film, stop_before_pixels=True)
-        stored = results_in(orthanc, study_of(film))
-        assert [len(stored[k]) for k in ("SR", "PR", "OT")] == [1, 1, 1]
-        voc = read_voc(film.with_suffix(".xml"))
-        sr, gsps, sc = stored["SR"][0], stored["PR"][0], stored["OT"][0]
-        entry = manifest["images"][source.SOPInstanceUID]
-        assert entry["results"] == {"sr": sr.SOPInstanceUID, "gsps": gsps.SOPInstanceUID, "sc": sc.SOPInstanceUID}
-        for ds in (sr, gsps, sc):
-            assert ds.StudyInstanceUID == source.StudyInstanceUID and ds.PatientID == source.PatientID
-            assert ds.SeriesInstanceUID != source.SeriesInstanceUID
-        region = content_items(sr, "111030")                 # Image Region
-        assert len(region) == len(voc.boxes)
-        for item, box in zip(region, voc.boxes):
-            assert np.allclose([float(v) for v in item.GraphicData], box_outline((box.x0, box.y0, box.x1, box.y1)))
-            assert item.ContentSequence[0].ReferencedSOPSequence[0].ReferencedSOPInstanceUID == source.SOPInstanceUID
-        drawn = gsps.GraphicAnnotationSequence[0].GraphicObjectSequence
-        assert len(drawn) == len(voc.boxes)
-        assert gsps.ReferencedSeriesSequence[0].ReferencedImageSequence[0].ReferencedSOPInstanceUID == \
-            source.SOPInstanceUID
-        assert sc.pixel_array.shape == (source.Rows, source.Columns, 3)
+        stored = check_stored(orthanc, film, predictor)
+        uid = pydicom.dcmread(film, stop_before_pixels=True).SOPInstanceUID
+        assert manifest["images"][uid]["results"] == {"sr": stored["SR"][0].SOPInstanceUID,
+                                                      "gsps": stored["PR"][0].SOPInstanceUID,
+                                                      "sc": stored["OT"][0].SOPInstanceUID}
     assert results_in(orthanc, study_of(films[2])) == {"SR": [], "PR": [], "OT": []}
     # a third run stores nothing new (all done or still without boxes)
     before = len(find_instances(orthanc, study_of(films[0])))

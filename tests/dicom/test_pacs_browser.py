@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pydicom
 import pytest
-from dicom_toys import free_port, results_in, upload, wait_until_up
+from dicom_toys import check_stored, free_port, results_in, upload, wait_until_up
+
+from vcfnet.io import read_voc
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -52,7 +54,7 @@ def served(orthanc, checkpoint, tmp_path_factory):
         proc.wait(timeout=30)
 
 
-def test_send_to_pacs_from_the_page(browser, served, orthanc, synth_study, tmp_path):
+def test_send_to_pacs_from_the_page(browser, served, orthanc, synth_study, predictor, tmp_path):
     import httpx
 
     shots = REPO / os.environ["VCFNET_SCREENSHOTS"] if os.environ.get("VCFNET_SCREENSHOTS") else tmp_path
@@ -81,11 +83,8 @@ def test_send_to_pacs_from_the_page(browser, served, orthanc, synth_study, tmp_p
     page.click("#pacs-send")
     page.locator("#pacs-status", has_text="Stored in the study").wait_for(timeout=120_000)
     page.screenshot(path=str(shots / "dicom-send-to-pacs.png"))
-    stored = results_in(orthanc, source.StudyInstanceUID)
-    assert [len(stored[k]) for k in ("SR", "PR", "OT")] == [1, 1, 1]
-    level = film.with_suffix(".xml").read_text().split("<name>")[1].split("<")[0].split("-")[1]
-    assert level in page.text_content("#pacs-status")               # the LabelImg level reached the SR
-    assert stored["PR"][0].GraphicAnnotationSequence[0].TextObjectSequence[0].UnformattedTextValue.startswith(level)
+    check_stored(orthanc, film, predictor)        # every field, the LabelImg levels included
+    assert all(b.level in page.text_content("#pacs-status") for b in read_voc(film.with_suffix(".xml")).boxes)
     assert errors == []
     for keyword in ("PatientName", "PatientID"):
         assert str(source.get(keyword)) not in log_path.read_text()
