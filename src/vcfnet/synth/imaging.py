@@ -158,7 +158,10 @@ def acquire(mu: np.ndarray, rng: np.random.Generator, site: SiteProfile, spacing
     per_pixel = np.float32(site.quanta * spacing * spacing)   # photons per pixel at the AEC exposure
     quantum = _noise(rng, (h, w)) * np.sqrt(signal * (aec / per_pixel))
     det = blur(signal + quantum, site.blur_mm / spacing)
-    det += _noise(rng, (h, w)) * np.float32(site.electronic * aec)
+    # read-out noise belongs to the detector's own pixels: a film made at a coarser resolution averages
+    # (1 / resolution)^2 of them per pixel, so its read-out noise is that much weaker
+    binned = min(1.0, site.spacing_mm / spacing)
+    det += _noise(rng, (h, w)) * np.float32(site.electronic * binned * aec)
     log_e = -np.log(np.maximum(det, aec * np.float32(0.02)) / aec)
     return _process(log_e, body, spine if spine.any() else body, site, spacing, fb)
 

@@ -26,7 +26,7 @@ UNSHARP_MM = 1.6    # blur of the body's outline from its curvature across the b
 END_MM = 0.45       # cortical endplate thickness, mm
 ENDPLATE = 0.36     # attenuation of the endplate plates, relative to the body's bone
 WALL = 0.2         # ... of the anterior and posterior walls
-CORTEX_MM = 0.35    # blur of the cortical plates (sigma, mm): seen edge-on they stay sharp lines
+CORTEX_MM = 0.45    # blur of the cortical plates (sigma, mm): seen edge-on they stay sharp lines
 
 
 @dataclass
