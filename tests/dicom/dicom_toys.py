@@ -219,6 +219,8 @@ def check_stored(orthanc: Orthanc, film: Path, predictor) -> dict[str, list]:
             codes.level_code(b.level).value
         assert content_items(group, "fracture-class")[0].ConceptCodeSequence[0].CodeValue == \
             codes.CLASS_CODES[answer.predicted].value
+        assert content_items(group, "refer")[0].ConceptCodeSequence[0].CodeValue == \
+            (codes.YES if answer.refer else codes.NO).value
         for cls, p in answer.probabilities.items():
             value = float(content_items(group, f"p-{cls}")[0].MeasuredValueSequence[0].NumericValue)
             assert abs(value - p) < 1e-6

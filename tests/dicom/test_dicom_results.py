@@ -66,7 +66,7 @@ def test_sr_fields_read_back(written, predictor):
         names = {i.TextValue for i in items(sr, "111001")}              # Algorithm Name
         assert names == {identity.name}
         params = {i.TextValue for i in items(sr, "111002")}             # Algorithm Parameters
-        assert params == {f"model_card_sha256={card_hash(predictor.card)}"}
+        assert params == {f"model_card_sha256={card_hash(predictor.card)}", "answering_model=image"}
         [equipment] = [e for e in sr.ContributingEquipmentSequence if e.Manufacturer == "vcfnet"]
         assert equipment.DeviceSerialNumber == card_hash(predictor.card)[:16]
         assert equipment.ManufacturerModelName == "vcfnet-resnet18"
@@ -83,6 +83,8 @@ def test_sr_fields_read_back(written, predictor):
             assert codes.level_of(site.ConceptCodeSequence[0].CodeValue) == level
             [klass] = items(group, "fracture-class")
             assert klass.ConceptCodeSequence[0].CodeValue == codes.CLASS_CODES[answer.predicted].value
+            [refer] = items(group, "refer")
+            assert refer.ConceptCodeSequence[0].CodeValue == (codes.YES if answer.refer else codes.NO).value
             for cls, p in answer.probabilities.items():
                 [m] = items(group, f"p-{cls}")
                 value = float(m.MeasuredValueSequence[0].NumericValue)
@@ -231,3 +233,42 @@ def test_vcfnet_pacs_write_end_to_end(films, checkpoint, tmp_path, capsys):
     assert main(["pacs", "write", str(checkpoint), str(film.with_suffix(".xml")), "--boxes-xml",
                  str(film.with_suffix(".xml")), "--out", str(tmp_path / "bad")]) == 2
     assert "error:" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+
+
+#: An image+clinical stacker and a referral rule above every confidence, made by hand as in
+#: tests/predict/test_referral.py: a man pushes 'pathological' up; every box is referred.
+ENCODING = {"columns": [{"name": "age", "kind": "numeric", "low": 50, "high": 90, "mean": 70, "sd": 10},
+                        {"name": "sex", "kind": "categorical", "levels": ["F", "M"]}]}
+PARAMS = {"a": np.eye(3).tolist(), "w": [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 3.0, 0]], "b": [0, 0, 0], "l2": 1.0}
+RULE = {"rule": "refer_fraction", "value": 0.25, "threshold": 1.1, "confidence": "top-class probability",
+        "split": "val", "n": 40, "refer_rate": 0.25, "answered_accuracy": 0.9}
+
+
+def test_image_clinical_card_answers_from_the_header_and_refers(films, predictor, tmp_path):
+    from vcfnet.io import read_radiograph
+    from vcfnet.model.clinical import header_values
+    from vcfnet.predict import Predictor
+
+    clinical = Predictor.from_model(predictor.model, {
+        **predictor.card, "referral": {"image": RULE, "clinical": RULE},
+        "clinical": {"design": "stacker", "encoding": ENCODING, "image_inputs": "log softmax", "params": PARAMS,
+                     "split": "val", "n_vertebrae": 40, "n_patients": 30}})
+    film = films[0]
+    boxes, levels = boxes_of(film)
+    values = header_values(read_radiograph(film).meta)
+    assert values.get("sex") in ("F", "M") and values.get("age")          # the synthetic header has both
+    expected = clinical.predict(str(film), boxes, clinical=values)
+    results = analyze_file(clinical, film, boxes, levels)
+    [path, gsps_path, _] = write_results(results, tmp_path)
+    sr = pydicom.dcmread(path)
+    assert {i.TextValue for i in items(sr, "111002")} >= {"answering_model=image+clinical"}
+    for group, answer in zip(items(sr, "125007"), expected):
+        assert answer.model == "image+clinical" and answer.refer
+        assert items(group, "refer")[0].ConceptCodeSequence[0].CodeValue == codes.YES.value
+        [m] = items(group, f"p-{answer.predicted}")
+        assert float(m.MeasuredValueSequence[0].NumericValue) == pytest.approx(answer.probabilities[answer.predicted],
+                                                                                abs=1e-6)
+    texts = [t.UnformattedTextValue for t in pydicom.dcmread(gsps_path).GraphicAnnotationSequence[0].TextObjectSequence]
+    assert all(t.endswith(" REFER") for t in texts)
+    errors, _ = dciodvfy_report(path)
+    assert errors == []

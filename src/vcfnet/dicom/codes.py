@@ -9,6 +9,7 @@ Sequence, PS3.3 C.12.1.1.2). Private designators start with ``99`` (PS3.16 secti
                         pathological: SCT 268029009 Pathological fracture
     class (name)        99VCFNET fracture-class "Fracture class" (no standard concept names it)
     probabilities       99VCFNET p-acute / p-chronic / p-pathological, unit UCUM 1 "no units"
+    referral            99VCFNET refer "Refer to a specialist": SCT 373066001 Yes / 373067005 No
     finding site        SCT vertebra codes (T1..T12, L1..L5); SCT 51282000 Vertebra for any other or no level
     procedure           SCT 168537006 Plain radiography
 """
@@ -38,6 +39,8 @@ PROCEDURE = sct("168537006", "Plain radiography")
 VERTEBRA = sct("51282000", "Vertebra")
 CLASS_NAME = private("fracture-class", "Fracture class")
 NO_UNITS = CodedConcept("1", "UCUM", "no units")
+REFER_NAME = private("refer", "Refer to a specialist")
+YES, NO = sct("373066001", "Yes"), sct("373067005", "No")
 
 #: The class as a coded value (``CLASSES`` order).
 CLASS_CODES: dict[str, CodedConcept] = {

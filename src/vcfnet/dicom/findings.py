@@ -20,7 +20,8 @@ Box = tuple[float, float, float, float]
 class Finding:
     """A boxed vertebra and the model's answer: ``box`` (x0, y0, x1, y1) pixel edges on the source
     image, ``level`` ('L1', 'T12', ... or None), class ``probabilities`` and the ``predicted`` class;
-    ``heatmap`` (S, S) in [0, 1] over the integer crop ``window`` when Grad-CAM was asked for."""
+    ``heatmap`` (S, S) in [0, 1] over the integer crop ``window`` when Grad-CAM was asked for; ``refer``
+    the card's referral decision and ``model`` the model that answered ("image" or "image+clinical")."""
 
     box: Box
     level: str | None
@@ -28,12 +29,15 @@ class Finding:
     predicted: str
     window: tuple[int, int, int, int] = (0, 0, 0, 0)
     heatmap: np.ndarray | None = None
+    refer: bool = False
+    model: str = "image"
 
     @property
     def label(self) -> str:
-        """Short text for overlays: ``L1 acute 81%``."""
+        """Short text for overlays: ``L1 acute 81%`` (``... REFER`` when the referral rule refers it)."""
         where = f"{self.level} " if self.level else ""
-        return f"{where}{self.predicted} {100 * self.probabilities[self.predicted]:.0f}%"
+        return f"{where}{self.predicted} {100 * self.probabilities[self.predicted]:.0f}%" + (
+            " REFER" if self.refer else "")
 
 
 def findings_from(predictions: Sequence, levels: Sequence[str | None]) -> list[Finding]:
@@ -43,7 +47,8 @@ def findings_from(predictions: Sequence, levels: Sequence[str | None]) -> list[F
                           f"none) per box")
     return [Finding(box=tuple(float(v) for v in p.box), level=lv, probabilities=dict(p.probabilities),  # type: ignore[arg-type]
                     predicted=p.predicted, window=tuple(int(v) for v in p.window),  # type: ignore[arg-type]
-                    heatmap=p.heatmap)
+                    heatmap=p.heatmap, refer=bool(getattr(p, "refer", False)),
+                    model=str(getattr(p, "model", "image")))
             for p, lv in zip(predictions, levels)]
 
 

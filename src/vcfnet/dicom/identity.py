@@ -69,10 +69,12 @@ def contributing_equipment(identity: AlgorithmIdentity) -> hd.ContributingEquipm
         contribution_description=f"{identity.name}; model card SHA-256 {identity.model_hash}")
 
 
-def algorithm_id(identity: AlgorithmIdentity) -> hd.sr.AlgorithmIdentification:
-    """TID 4019 Algorithm Identification: name, version, the model-card hash as its parameter."""
+def algorithm_id(identity: AlgorithmIdentity, model: str = "image") -> hd.sr.AlgorithmIdentification:
+    """TID 4019 Algorithm Identification: name, version, the model-card hash and the answering model
+    ("image" or "image+clinical") as its parameters."""
     return hd.sr.AlgorithmIdentification(name=identity.name, version=identity.version,
-                                         parameters=identity.parameters, manufacturer=MANUFACTURER)
+                                         parameters=[*identity.parameters, f"answering_model={model}"],
+                                         manufacturer=MANUFACTURER)
 
 
 def device_observer(identity: AlgorithmIdentity) -> hd.sr.ObserverContext:

@@ -70,7 +70,8 @@ def build_results(source: Dataset, pixels: np.ndarray, findings: Sequence[Findin
 
 def analyze_file(predictor, path: str | Path, boxes: Sequence[Box], levels: Sequence[str | None], *,
                  gradcam: bool = False, instance_number: int = 1) -> DicomResults:
-    """Predict ``boxes`` of the DICOM radiograph at ``path`` through ``predictor`` and build its results."""
+    """Predict ``boxes`` of the DICOM radiograph at ``path`` through ``predictor`` and build its results
+    (the image+clinical model answers, from the header's age and sex, when the card has one)."""
     from vcfnet.io import read_radiograph
     from vcfnet.io.radiograph import read_dicom_dataset
 
@@ -82,11 +83,21 @@ def analyze_file(predictor, path: str | Path, boxes: Sequence[Box], levels: Sequ
         if not str(header.get(keyword, "")).strip():
             raise InputError(path, f"the DICOM header has no {keyword}: results cannot reference the image",
                              field=keyword)
-    predictions = predictor.predict(radiograph, boxes, gradcam=gradcam)
+    predictions = predictor.predict(radiograph, boxes, gradcam=gradcam, clinical=clinical_values(predictor, radiograph))
     findings = findings_from(predictions, levels)
     log.info("analysed one radiograph: %d box(es)", len(findings))
     return build_results(header, radiograph.pixels, findings, identity_of(predictor.card),
                          instance_number=instance_number)
+
+
+def clinical_values(predictor, radiograph) -> dict | None:
+    """Age and sex from the DICOM header for a card with an image+clinical model (as the page prefills
+    them), else None: the image model answers. Never logged."""
+    if not getattr(predictor, "clinical_columns", None):
+        return None
+    from vcfnet.model.clinical import header_values
+
+    return header_values(radiograph.meta) or None
 
 
 def write_results(results: DicomResults, folder: str | Path) -> list[Path]:

@@ -3,8 +3,8 @@
 One Planar ROI Measurements group (TID 1410) per boxed vertebra: tracking identifier (the level and
 box number), the box as an image region (SCOORD POLYLINE on the source image), the finding
 (compression fracture of the vertebral column), the level as finding site, the predicted class as a
-qualitative evaluation, the three class probabilities as measurements, and the algorithm (TID 4019)
-on the group and on every measurement. The observer is the algorithm as a device (TID 1004). Codes:
+qualitative evaluation, the referral decision (refer: yes/no), the three class probabilities as
+measurements, and the algorithm (TID 4019, with the answering model) on the group and on every measurement. The observer is the algorithm as a device (TID 1004). Codes:
 ``vcfnet.dicom.codes``.
 """
 from __future__ import annotations
@@ -26,8 +26,7 @@ def build_sr(source: Dataset, findings: Sequence[Finding], identity: AlgorithmId
              series_uid: str, sop_uid: str, series_number: int = 990,
              instance_number: int = 1) -> hd.sr.Comprehensive3DSR:
     """The measurement report of ``findings`` on the ``source`` image (its study, a new series)."""
-    algo = algorithm_id(identity)
-    groups = [_group(source, f, i, algo, sop_uid) for i, f in enumerate(findings, start=1)]
+    groups = [_group(source, f, i, algorithm_id(identity, f.model), sop_uid) for i, f in enumerate(findings, start=1)]
     report = hd.sr.MeasurementReport(
         observation_context=hd.sr.ObservationContext(observer_device_context=device_observer(identity)),
         procedure_reported=codes.PROCEDURE, imaging_measurements=groups,
@@ -51,11 +50,12 @@ def _group(source: Dataset, finding: Finding, index: int, algo, sop_uid: str):
     measurements = [hd.sr.Measurement(name=codes.PROBABILITY_CODES[c], value=float(p), unit=codes.NO_UNITS,
                                       algorithm_id=algo)
                     for c, p in finding.probabilities.items()]
-    evaluation = hd.sr.QualitativeEvaluation(name=codes.CLASS_NAME, value=codes.CLASS_CODES[finding.predicted])
+    evaluations = [hd.sr.QualitativeEvaluation(name=codes.CLASS_NAME, value=codes.CLASS_CODES[finding.predicted]),
+                   hd.sr.QualitativeEvaluation(name=codes.REFER_NAME, value=codes.YES if finding.refer else codes.NO)]
     return hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
         tracking_identifier=tracking, referenced_region=region, finding_type=codes.FINDING,
         algorithm_id=algo, finding_sites=[hd.sr.FindingSite(codes.level_code(finding.level))],
-        measurements=measurements, qualitative_evaluations=[evaluation])
+        measurements=measurements, qualitative_evaluations=evaluations)
 
 
 def _tracking_uid(sop_uid: str, index: int) -> str:
