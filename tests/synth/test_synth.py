@@ -4,7 +4,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -124,6 +127,22 @@ def test_monochrome1_sites_store_bone_dark_and_a_reader_shows_it_bright(study, s
     assert len(shown_diff) >= 3
     assert np.mean(stored_right) >= 0.75, stored_right
     assert np.median(shown_diff) > 0.03 and np.mean(np.array(shown_diff) > 0) >= 0.75, shown_diff
+
+
+def test_every_site_writes_dicom_that_dciodvfy_passes_with_zero_errors(study):
+    """A hospital's film passes the standard's checker; the synthetic ones must too (dicom3tools)."""
+    exe = shutil.which("dciodvfy")
+    if exe is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("dciodvfy not installed (apt-get install dicom3tools); .ci/run installs it")
+        pytest.skip("dciodvfy not installed (apt-get install dicom3tools)")
+    for source in STUDY_COUNTS:
+        film = sorted((study / source).glob("*.dcm"))[0]
+        run = subprocess.run([exe, str(film)], capture_output=True, text=True, timeout=60)
+        errors = [ln for ln in (run.stdout + run.stderr).splitlines() if ln.startswith("Error")]
+        assert errors == [], (source, errors)
+    ds = pydicom.dcmread(sorted((study / "site1-development").glob("*.dcm"))[0])
+    assert ds.AnatomicRegionSequence[0].CodeValue == "122496007" and ds.ImageLaterality == "U"
 
 
 def test_prospective_exams_come_after_every_development_exam(study):

@@ -95,8 +95,22 @@ def _patient_and_study(ds, spec: ImageSpec, site: SiteProfile) -> None:
     ds.PatientOrientation = ["P", "F"] if site.anterior_left else ["A", "F"]
     ds.KVP = site.kvp
     ds.ImageType = ["ORIGINAL", "PRIMARY"]
+    _anatomy(ds)
     if site.modality == "DX":
         ds.PresentationIntentType = "FOR PRESENTATION"
+        ds.ImageLaterality = "U"                     # the lumbar spine is unpaired
+        ds.DetectorType = "SCINTILLATOR"
+        ds.PositionerType = "COLUMN"
+        ds.AcquisitionContextSequence = []
+
+
+def _anatomy(ds) -> None:
+    """Anatomic Region Sequence: the lumbar spine (SNOMED CT 122496007, CID 4031), as modalities write it."""
+    from pydicom.dataset import Dataset
+
+    region = Dataset()
+    region.CodeValue, region.CodingSchemeDesignator, region.CodeMeaning = "122496007", "SCT", "Lumbar spine"
+    ds.AnatomicRegionSequence = [region]
 
 
 def _image_module(ds, site: SiteProfile, spacing: float, centre: float, width: float) -> None:
