@@ -88,7 +88,7 @@ def rule_sentence(card) -> str:
                 "answered, so the referral columns show none referred.")
     from vcfnet.model.answer import rule_text
 
-    parts = [f"{MODEL_LABEL.get("image+clinical" if k == "clinical" else k)} model: refer when its top-class "
+    parts = [f"{MODEL_LABEL.get('image+clinical' if k == 'clinical' else k)} model: refer when its top-class "
              f"probability is below {r.threshold:.3f} (the rule {rule_text(r)}; on that split {r.refer_rate:.0%} "
              f"were referred)" for k, r in card.referral.items()]
     text = "Referral rule, fitted on the validation split only: " + "; ".join(parts) + "."
