@@ -7,12 +7,16 @@
     OUT/study-<S>px/         Study table, crop cache, splits                      (``vcfnet ingest``)
     OUT/runs/<config hash>/  training run: best/, last/, log.csv, config.yaml     (``vcfnet train``)
     OUT/predictions.csv      every ROI of every cohort                            (``vcfnet predict``)
-    OUT/eval/                per-cohort metrics and figures                       (``vcfnet evaluate``)
+    OUT/eval/                per-cohort metrics and figures, image-only vs image+clinical, referral
+                             (risk-coverage)                                      (``vcfnet evaluate``)
     OUT/readers/reads.csv    simulated readers (2 per tier) on the collaboration set, unaided and aided
     OUT/eval/readers/        their analysis: Table 3, MRMC, Figure 6              (``vcfnet readers analyze``)
     OUT/report.html          the HTML report, with the reader-study section       (``vcfnet report``)
 
-Re-running reuses what is there: the synthetic study (same seed, scale, format, resolution), the crop
+Training runs with ``clinical=True``: after the image network, the image+clinical stacker and the referral
+rule are fitted on the validation split (docs/CLINICAL.md), so the predictions are the image+clinical
+model's with the image model's beside them, and ``demo.json`` holds both models' AUCs, paired p-values and
+referral figures per cohort (``clinical``). Re-running reuses what is there: the synthetic study (same seed, scale, format, resolution), the crop
 cache (ingest decodes only changed images) and a finished training run with the same settings (its
 folder is named by a hash of them; an interrupted one resumes).
 
@@ -93,6 +97,9 @@ def run_demo(cfg: DemoConfig, echo: Echo = log.info) -> dict[str, Any]:
 
     table = pd.read_csv(predictions)
     accuracy = {split: float((g["predicted"] == g["label"]).mean()) for split, g in table.groupby("split")}
+    if "image_predicted" in table.columns:       # the image model alone, on the same vertebrae
+        echo("[demo] accuracy of the image model alone: " + ", ".join(
+            f"{split} {float((g['image_predicted'] == g['label']).mean()):.3f}" for split, g in table.groupby("split")))
     return {"synthetic": synthetic, "study": study, "checkpoint": best, "predictions": predictions,
             "reads": readers, "report": report, "accuracy": accuracy, "n": table["split"].value_counts().to_dict(),
             "clinical": _clinical_headline(eval_dir, echo)}

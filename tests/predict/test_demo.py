@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from vcfnet.cli import main
-from vcfnet.predict import PREDICTION_COLUMNS
+from vcfnet.predict import IMAGE_COLUMNS, PREDICTION_COLUMNS
 from vcfnet.study.dataset import load_table
 
 
@@ -26,7 +26,9 @@ def test_tiny_demo_runs_every_stage_and_reuses_its_work(tmp_path, capsys):
     summary = json.loads((out / "demo.json").read_text())
     study = out / "study-64px"
     predictions = pd.read_csv(out / "predictions.csv")
-    assert tuple(predictions.columns) == PREDICTION_COLUMNS
+    assert tuple(predictions.columns) == PREDICTION_COLUMNS + IMAGE_COLUMNS     # the image+clinical model answered
+    assert set(predictions["model"]) == {"image+clinical"} and "test" in summary["clinical"]
+    assert set(summary["clinical"]["test"]["referral"]) == {"image+clinical", "image"}
     # every ROI of every cohort is predicted once
     assert sorted(predictions["roi_id"]) == sorted(load_table(study)["roi_id"])
     assert set(predictions["cohort"]) == {"development", "external", "prospective"}

@@ -46,11 +46,14 @@ class ReferralRule:
 
 def calibrate_checkpoint(checkpoint_dir: str | Path, study_dir: str | Path, *, device: str = "cpu",
                          batch_size: int = 128, clinical: Sequence[str] | None = None,
-                         referral: ReferralRule | None = ReferralRule()) -> dict[str, Any]:
+                         referral: ReferralRule | None = ReferralRule(),
+                         require_temperature: bool = True) -> dict[str, Any]:
     """Fit on the validation split and store in the checkpoint's ``model.json``: the temperature, the
     referral threshold of the image model, and (``clinical`` = column names) the image+clinical
     stacker with its own referral threshold. Returns what was fitted (``temperature``, ``referral``,
-    ``clinical``)."""
+    ``clinical``). A temperature that cannot be fitted (logits that do not favour the true class on
+    average) is an error, or with ``require_temperature=False`` (after training) a warning and no
+    temperature: the rest is then fitted on ``softmax(logits)``."""
     from vcfnet.labels import CLASSES
     from vcfnet.model.card import Calibration, write_card
     from vcfnet.model.checkpoint import load_checkpoint
@@ -68,15 +71,20 @@ def calibrate_checkpoint(checkpoint_dir: str | Path, study_dir: str | Path, *, d
                           f"a temperature needs at least two classes")
     model, card = load_checkpoint(checkpoint_dir, device=device)   # the card as read and verified
     logits = predict_logits(model, val.crops, batch_size=batch_size, device=device)
-    temperature = float(fit_temperature(logits, val.labels))
-    if not math.isfinite(temperature):
+    fitted_t = float(fit_temperature(logits, val.labels))
+    temperature: float | None = fitted_t if math.isfinite(fitted_t) else None
+    if temperature is None and require_temperature:
         raise VcfnetError(f"{checkpoint_dir}: the temperature could not be fitted on {len(val)} "
                           f"vertebrae (see the warning above); the card is unchanged")
-    n_patients = int(val.table["patient_id"].nunique())
-    fields: dict[str, Any] = {"temperature": temperature, "calibration": Calibration(
-        method=METHOD, split=CALIBRATION_SPLIT, n_vertebrae=len(val), n_patients=n_patients,
-        fitted=_now()).model_dump()}
-    proba = apply_temperature(logits.astype(np.float64), temperature)
+    fields: dict[str, Any] = {"temperature": None, "calibration": None}
+    if temperature is not None:
+        fields = {"temperature": temperature, "calibration": Calibration(
+            method=METHOD, split=CALIBRATION_SPLIT, n_vertebrae=len(val),
+            n_patients=int(val.table["patient_id"].nunique()), fitted=_now()).model_dump()}
+    else:
+        log.warning("%s: no temperature could be fitted on the validation split; the referral rule%s use "
+                    "softmax(logits)", checkpoint_dir, " and the stacker" if clinical else "")
+    proba = apply_temperature(logits.astype(np.float64), temperature or 1.0)
     referrals: dict[str, Any] = {}
     if referral is not None:
         referrals["image"] = _referral(val.labels, proba, referral, "top-class probability of the image "
@@ -90,7 +98,8 @@ def calibrate_checkpoint(checkpoint_dir: str | Path, study_dir: str | Path, *, d
     fields["referral"] = referrals or None
     folder = Path(checkpoint_dir) if Path(checkpoint_dir).is_dir() else Path(checkpoint_dir).parent
     path = write_card(folder, card.with_fields(**fields))
-    log.info("temperature %.4g fitted on %d validation vertebrae -> %s", temperature, len(val), path)
+    log.info("temperature %s fitted on %d validation vertebrae -> %s",
+             "none" if temperature is None else f"{temperature:.4g}", len(val), path)
     return {"temperature": temperature, "referral": referrals, "clinical": fields.get("clinical")}
 
 
@@ -146,4 +155,5 @@ def after_training(best: Path, study_dir: str | Path, config, *, device: str = "
     from vcfnet.model.clinical import parse_columns
 
     columns = parse_columns(config.clinical_columns) if config.clinical else None
-    return calibrate_checkpoint(best, study_dir, device=device, clinical=columns, referral=referral_rule(config))
+    return calibrate_checkpoint(best, study_dir, device=device, clinical=columns, referral=referral_rule(config),
+                                require_temperature=False)
