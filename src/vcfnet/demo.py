@@ -111,7 +111,7 @@ def _clinical_headline(eval_dir: Path, echo: Echo) -> dict[str, Any]:
     from vcfnet.report.outputs import read_evaluation
 
     heads = headline(read_evaluation(eval_dir)["cohorts"])
-    for key, h in heads.items():
+    for key, h in ((k, h) for k, h in heads.items() if k in ("test", "external", "prospective")):   # all: demo.json
         if "auc" in h:
             aucs = ", ".join(f"{cls} {d['image']:.3f}->{d['clinical']:.3f} (p {_p(d['p'])})"
                              for cls, d in h["auc"].items() if d)
