@@ -3,7 +3,11 @@
 A predictions table (written by ``vcfnet predict``) has one row per vertebra ROI::
 
     roi_id, cohort, site, patient_id, label, p_acute, p_chronic, p_pathological, predicted,
-    split, collaboration
+    split, collaboration[, confidence, refer, refer_reason, model[, image_p_acute, image_p_chronic,
+    image_p_pathological, image_predicted, image_refer]]
+
+(the bracketed columns come from a checkpoint with a referral rule and an image+clinical model; the
+evaluation of referral and of image-only vs image+clinical reads them, :mod:`vcfnet.report.clinical`)
 
 The evaluation cohorts are, in this order: the internal test set (``split == "test"``), each external
 site (``split == "external"``), all external sites pooled, the prospective cohort and the
