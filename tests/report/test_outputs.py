@@ -47,7 +47,7 @@ def report_html(eval_dir, tmp_path_factory) -> Path:
 def test_every_output_file_is_written_and_json_has_no_nan(eval_dir):
     keys = ["test", "external-site2", "prospective", "collaboration"]
     expected = {"metrics.json", "table2.csv", "comparison.csv"} | {f"confusion_{k}.csv" for k in keys}
-    expected |= {f"figures/{kind}_{k}.{ext}" for kind in ("roc", "confusion", "reliability")
+    expected |= {f"figures/{kind}_{k}.{ext}" for kind in ("roc", "confusion", "reliability", "risk_coverage")
                  for k in keys for ext in ("png", "svg")} | {"figures/forest.png", "figures/forest.svg"}
     written = {str(p.relative_to(eval_dir)) for p in eval_dir.rglob("*") if p.is_file()}
     assert written == expected  # and no leftover temporary files
@@ -85,7 +85,7 @@ def test_report_is_self_contained_and_complete(report_html, eval_dir):
         assert c["name"] in html
         assert f"{c['n_patients']} patients, {c['n_vertebrae']} vertebrae" in html
     imgs = re.findall(r"<img [^>]*>", html)
-    assert len(imgs) == 4 * 3 + 1
+    assert len(imgs) == 4 * 3 + 1 + 4           # + a risk-coverage figure per cohort (referral section)
     assert all('src="data:image/png;base64,' in i and re.search(r'alt="[^"]{20,}"', i) for i in imgs)
     assert "not a medical device" in html and "<th scope=" in html
 
@@ -165,7 +165,7 @@ def test_report_renders_in_chromium(report_html, tmp_path):
         finally:
             browser.close()
     assert refused == []
-    assert len(widths) == 13 and all(w > 0 for w in widths)
+    assert len(widths) == 17 and all(w > 0 for w in widths)
     assert overflow <= 0  # nothing wider than a laptop screen
     assert "Performance by cohort (Table 2)" in headings
     assert (tmp_path / "shot.png").stat().st_size > 50_000

@@ -169,7 +169,12 @@ def fit_referral_threshold(y_true, proba, *, rule: str = "refer_fraction", value
 def referral_summary(y_true, proba, threshold: float, *, refer=None, classes=None,
                      alpha: float = 0.05) -> dict[str, Any]:
     """Referral at ``threshold`` (or the given boolean ``refer`` per case): overall and per true class,
-    ``refer_rate`` and ``answered_accuracy`` as Wilson proportion dicts, counts beside them."""
+    ``refer_rate`` and ``answered_accuracy`` as Wilson proportion dicts, counts beside them.
+
+    >>> s = referral_summary([0, 1, 1], [[.9, .1], [.8, .2], [.3, .7]], 0.85, classes=["a", "b"])
+    >>> s["n_referred"], s["answered_accuracy"]["k"], s["per_class"]["b"]["n_referred"]
+    (2, 1, 2)
+    """
     from vcfnet.stats.proportions import proportion_ci
 
     conf, correct = _inputs(y_true, proba, None)
@@ -194,7 +199,12 @@ def referral_summary(y_true, proba, threshold: float, *, refer=None, classes=Non
 def coverage_points(y_true, proba, *, coverages=(0.5, 0.6, 0.7, 0.8, 0.9, 1.0), alpha: float = 0.05,
                     confidence=None) -> list[dict[str, Any]]:
     """Answered accuracy with a Wilson interval when answering the most confident share ``c`` of the
-    cases (the first curve point reaching ``c``), for each ``c``: the curve's CIs in a table."""
+    cases (the first curve point reaching ``c``), for each ``c``: the curve's CIs in a table.
+
+    >>> [(p["coverage"], p["k"], p["n"]) for p in coverage_points([0, 1, 1], [[.9, .1], [.8, .2], [.3, .7]],
+    ...                                                            coverages=(0.5, 1.0))]
+    [(0.6666666666666666, 1, 2), (1.0, 2, 3)]
+    """
     from vcfnet.stats.proportions import proportion_ci
 
     curve = risk_coverage_curve(y_true, proba, confidence=confidence)
