@@ -64,3 +64,20 @@ def _echo_table2(result) -> None:
         aucs = "  ".join(f"{k} {fmt_ci(v['auc'], 'auc')}" for k, v in c["classes"].items())
         typer.echo(f"{c['name']:<22} {c['n_patients']:>4} patients {c['n_vertebrae']:>5} vertebrae  "
                    f"accuracy {fmt_ci(c['accuracy'], digits=3)}  AUC {aucs}")
+        _echo_clinical(c)
+
+
+def _echo_clinical(c: dict) -> None:
+    """The image-only -> image+clinical line and the referral line of a cohort, when present."""
+    from vcfnet.report.clinical import headline
+
+    h = headline([c])[c["key"]]
+    if "auc" in h:
+        aucs = "  ".join(f"{k} {d['image']:.2f}->{d['clinical']:.2f} (p {d['p']:.2g})" if d and d["p"] is not None
+                         else f"{k} n/a" for k, d in h["auc"].items())
+        typer.echo(f"{'':<22} image -> +clinical: AUC {aucs}  accuracy {h['accuracy']['image']:.3f}->"
+                   f"{h['accuracy']['clinical']:.3f}")
+    for model, r in h["referral"].items():
+        if r["refer_rate"] is not None and r["answered_accuracy"] is not None:
+            typer.echo(f"{'':<22} {model}: {r['refer_rate']:.0%} referred, answered accuracy "
+                       f"{r['answered_accuracy']:.3f}")
