@@ -3,6 +3,8 @@
     OUT/manifest.json               seed, scale, format, sources (path, site, cohort), counts; written last
     OUT/<source>/s<site>-<n>.dcm    (or .png) one lateral lumbar radiograph per patient
     OUT/<source>/s<site>-<n>.xml    LabelImg Pascal VOC, one object per fractured vertebra ('Acute-L1')
+    OUT/<source>/vertebrae.json     COCO keypoints: every body T10..S1 in the field, its box, level, six
+                                    morphometry landmarks and fracture class (``vcfnet.detect.coco``)
     OUT/<source>/metadata.csv       PNG only: image, patient_id, age, sex, exam_date
 
 Sources: site1-development, site1-prospective, site2-external, site3-external, site4-external.
@@ -18,6 +20,8 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from vcfnet.detect.coco import FILENAME as VERTEBRAE
+from vcfnet.detect.coco import ImageAnnotations, VertebraAnnotation, write_coco
 from vcfnet.errors import VcfnetError
 from vcfnet.fileio import atomic_open, write_json
 from vcfnet.labels import CLASSES
@@ -51,11 +55,12 @@ def generate_study(out_dir: str | Path, *, scale: float = 1.0, seed: int = 0, fm
         (out / spec_dir).mkdir(parents=True, exist_ok=True)
     n_workers = min(workers or os.cpu_count() or 1, len(tasks))
     log.info("rendering %d radiographs (%s) into %s with %d worker(s)", len(tasks), fmt, out, n_workers)
-    for _ in _run(out, tasks, n_workers):
-        pass
+    bodies = dict(_run(out, tasks, n_workers))
+    _write_vertebrae(out, specs, bodies)
     if fmt == "png":
         _write_metadata(out, specs)
     manifest = _manifest(specs, seed=seed, scale=scale, fmt=fmt, resolution=resolution)
+    manifest["counts"]["bodies"] = sum(len(b.vertebrae) for b in bodies.values())
     write_json(out / MANIFEST, manifest)
     return manifest
 
@@ -102,8 +107,9 @@ def _run(out: Path, tasks: list, n_workers: int):
         yield from progress_iter(pool.map(make_image, work, chunksize=chunk), "synth", total=len(work))
 
 
-def make_image(task) -> str:
-    """Render and write one patient's radiograph and its XML (image first, then the XML)."""
+def make_image(task) -> tuple[str, ImageAnnotations]:
+    """Render and write one patient's radiograph and its XML (image first, then the XML); return the
+    image's name and its bodies' ground truth (written per source by ``_write_vertebrae``)."""
     from vcfnet.io.annotations import Box, write_voc
     from vcfnet.synth.phantom import render_patient
     from vcfnet.synth.write import write_dicom, write_png
@@ -121,7 +127,18 @@ def make_image(task) -> str:
     boxes = [Box(lab, lv, x0, y0, x1, y1) for lab, lv, x0, y0, x1, y1 in ph.boxes]
     height, width = ph.image.shape
     write_voc(folder / f"{spec.name}.xml", image_name, width, height, boxes)
-    return image_name
+    bodies = [VertebraAnnotation(t.level, t.box, tuple(p if 0 <= p[0] < width and 0 <= p[1] < height else None
+                                                       for p in t.points), t.truncated, t.label)
+              for t in ph.vertebrae]
+    return f"{spec.source}/{image_name}", ImageAnnotations(image_name, width, height, (round(ph.spacing, 4),) * 2,
+                                                           bodies)
+
+
+def _write_vertebrae(out: Path, specs: list[ImageSpec], bodies: dict[str, ImageAnnotations]) -> None:
+    """One COCO keypoints file per source, images in the plan's order."""
+    for source in sorted({s.source for s in specs}):
+        images = [im for key, im in bodies.items() if key.startswith(f"{source}/")]
+        write_coco(out / source / VERTEBRAE, images, f"vcfnet synth: vertebral bodies of {source}")
 
 
 def _write_metadata(out: Path, specs: list[ImageSpec]) -> None:
@@ -152,7 +169,8 @@ def _manifest(specs: list[ImageSpec], *, seed: int, scale: float, fmt: str, reso
     return {
         "generator": f"vcfnet {__version__} synth", "seed": seed, "scale": scale, "format": fmt,
         "resolution": resolution,
-        "sources": [{"path": s.path, "site": s.site, "cohort": s.cohort} for s in SOURCES],
+        "sources": [{"path": s.path, "site": s.site, "cohort": s.cohort, "vertebrae": f"{s.path}/{VERTEBRAE}"}
+                    for s in SOURCES],
         "counts": {
             "images": len(specs), "patients": len(specs),
             "vertebrae": sum(len(s.fractures) for s in specs),

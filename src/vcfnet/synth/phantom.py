@@ -8,11 +8,12 @@ radiologist draws them in LabelImg.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from vcfnet.synth.imaging import acquire, smooth_noise, soft_ellipse, upsample
+from vcfnet.synth.landmarks import LEVELS, VertebraTruth, truth
 from vcfnet.synth.signs import sample_signs
 from vcfnet.synth.sites import SiteProfile
 from vcfnet.synth.vertebra import Vertebra, render_posterior, render_vertebra, texture_bank
@@ -33,6 +34,7 @@ class Phantom:
     image: np.ndarray
     boxes: list[tuple[str, str, float, float, float, float]]   # (label, level, x0, y0, x1, y1)
     spacing: float
+    vertebrae: list[VertebraTruth] = field(default_factory=list)   # every body T10..S1 in the field
 
 
 def render_patient(rng: np.random.Generator, site: SiteProfile, fractures, *, age: int, sex: str,
@@ -46,12 +48,17 @@ def render_patient(rng: np.random.Generator, site: SiteProfile, fractures, *, ag
     fractured = {f.level: f.label for f in fractures}
     spine = _lay_out_spine(rng, site, fractured, age=age, sex=sex)
     mu = _background(rng, shape, s, spine, site.bone_gain)
-    boxes = []
+    boxes, truths = [], []
     bank = texture_bank(rng)
     for vb in spine:
-        box = render_vertebra(mu, rng, vb, s, site.bone_gain, bank)
-        if vb.level in fractured and box is not None:
+        drawn = render_vertebra(mu, rng, vb, s, site.bone_gain, bank)
+        if drawn is None:
+            continue
+        box, outline = drawn
+        if vb.level in fractured:
             boxes.append((fractured[vb.level], vb.level, *_jitter(rng, box, s, shape)))
+        if vb.level in LEVELS:
+            truths.append(truth(vb, outline, box, s, shape, not site.anterior_left, fractured.get(vb.level)))
     image = acquire(mu, rng, site, s, _spine_roi(spine, s, shape))
     if not site.anterior_left:
         image = np.ascontiguousarray(image[:, ::-1])
@@ -60,7 +67,7 @@ def render_patient(rng: np.random.Generator, site: SiteProfile, fractures, *, ag
     missing = set(fractured) - {b[1] for b in boxes}
     if missing:
         raise RuntimeError(f"fractured level(s) {sorted(missing)} fell outside the field of view")
-    return Phantom(image, boxes, s)
+    return Phantom(image, boxes, s, truths)
 
 
 def _lay_out_spine(rng: np.random.Generator, site: SiteProfile, fractured: dict[str, str], *,

@@ -76,8 +76,9 @@ def _profile(signs: Signs, a: np.ndarray | float) -> np.ndarray | float:
 
 
 def render_vertebra(mu: np.ndarray, rng: np.random.Generator, vb: Vertebra, spacing: float,
-                    gain: float, bank: np.ndarray) -> tuple[float, float, float, float] | None:
-    """Add the body of ``vb`` to ``mu`` (rows, cols) in place; return its box in pixels, or None.
+                    gain: float, bank: np.ndarray) -> tuple[tuple[float, float, float, float], Outline] | None:
+    """Add the body of ``vb`` to ``mu`` (rows, cols) in place; return its box in pixels and the outline
+    it was drawn with (``synth.landmarks`` measures it), or None when it lies outside ``mu``.
 
     ``bank``: the patient's trabecular texture (``texture_bank``).
     """
@@ -86,7 +87,7 @@ def render_vertebra(mu: np.ndarray, rng: np.random.Generator, vb: Vertebra, spac
     if patch is None:
         return None
     (y0, y1, x0, x1), u, v = patch
-    body, cortex, trabeculae, mask = _body(rng, vb, u, v, spacing, bank)
+    body, cortex, trabeculae, mask, outline = _body(rng, vb, u, v, spacing, bank)
     # the body's outline is not one curve across its width (anatomical unsharpness), but the cortical
     # plates are thin sheets that the beam meets edge-on: sharp lines; the texture is as fine as the bone
     mu[y0:y1, x0:x1] += (gain * BONE) * (blur(body, UNSHARP_MM / spacing) + blur(cortex, CORTEX_MM / spacing)
@@ -95,7 +96,8 @@ def render_vertebra(mu: np.ndarray, rng: np.random.Generator, vb: Vertebra, spac
     cols = np.flatnonzero(mask.max(axis=0) > 0.5)
     if not len(rows) or not len(cols):
         return None
-    return float(x0 + cols[0]), float(y0 + rows[0]), float(x0 + cols[-1] + 1), float(y0 + rows[-1] + 1)
+    box = float(x0 + cols[0]), float(y0 + rows[0]), float(x0 + cols[-1] + 1), float(y0 + rows[-1] + 1)
+    return box, outline
 
 
 def render_posterior(mu: np.ndarray, vb: Vertebra, spacing: float, gain: float) -> None:
@@ -132,8 +134,31 @@ def _edge(d: np.ndarray, s: float) -> np.ndarray:
     return np.clip(d / s + 0.5, 0.0, 1.0)
 
 
-def _outline(rng: np.random.Generator, vb: Vertebra, u: np.ndarray, v: np.ndarray):
-    """Endplate curves top/bottom (functions of u) and wall curves front/back (functions of v)."""
+@dataclass(frozen=True)
+class Outline:
+    """The random part of one body's outline, drawn once (``draw_outline``) and evaluated anywhere (``endplate_curves``, ``wall_curves``):
+    the endplates' and walls' waviness, the ragged endplate of cortical loss and the buckle's height."""
+    top: np.ndarray       # 9 knots of the upper endplate's waviness along the depth, mm
+    bot: np.ndarray       # ... of the lower endplate
+    rag: np.ndarray       # 9 knots of the ragged upper endplate (fractures only; zeros otherwise)
+    buckle_v: float       # height of the anterior buckle in the frame, mm (fractures only)
+    front: np.ndarray     # 7 knots of the anterior wall's waviness down the body, mm
+    back: np.ndarray      # ... of the posterior wall
+
+
+def draw_outline(rng: np.random.Generator, vb: Vertebra) -> Outline:
+    """Draw the outline's random knots, in the order the renderer has always drawn them."""
+    top = rng.normal(0, 0.45, 9)
+    bot = rng.normal(0, 0.45, 9)
+    rag, buckle_v = np.zeros(9), 0.0
+    if vb.signs is not None:
+        rag = rng.uniform(-1, 1, 9)
+        buckle_v = -vb.height / 2 + (0.25 + 0.3 * rng.random()) * vb.height
+    return Outline(top, bot, rag, buckle_v, rng.normal(0, 0.4, 7), rng.normal(0, 0.3, 7))
+
+
+def endplate_curves(vb: Vertebra, ol: Outline, u: np.ndarray):
+    """Depth fraction ``a`` (0 anterior .. 1 posterior) and the upper / lower endplate curves v(u), mm."""
     H, D, sg = vb.height, vb.depth, vb.signs
     a = np.clip((u + D / 2) / D, 0.0, 1.0)
     dome = 4 * a * (1 - a)
@@ -141,10 +166,8 @@ def _outline(rng: np.random.Generator, vb: Vertebra, u: np.ndarray, v: np.ndarra
     bot = H / 2 + vb.excess * (1 - a) / 2 - 0.9 * dome
     # no endplate is a smooth curve: a gentle waviness of a few tenths of a millimetre
     knots = np.linspace(0, 1, 9)
-    top = top + np.interp(a, knots, rng.normal(0, 0.45, 9)).astype(np.float32)
-    bot = bot + np.interp(a, knots, rng.normal(0, 0.45, 9)).astype(np.float32)
-    front_shift = np.zeros_like(v)
-    bulge = 0.0
+    top = top + np.interp(a, knots, ol.top).astype(np.float32)
+    bot = bot + np.interp(a, knots, ol.bot).astype(np.float32)
     if sg is not None:
         loss = sg.loss * H * _profile(sg, a)
         top = top + sg.superior * loss
@@ -152,25 +175,35 @@ def _outline(rng: np.random.Generator, vb: Vertebra, u: np.ndarray, v: np.ndarra
         notch = np.clip(1 - np.abs(a - sg.break_pos) / 0.14, 0, None)
         step = 1.0 / (1.0 + np.exp(np.clip((a - sg.break_pos) * D / 0.4, -30, 30)))
         top = top + sg.step * (2.5 * step + 2.0 * notch)
-        rag = np.interp(a, np.linspace(0, 1, 9), rng.uniform(-1, 1, 9)).astype(np.float32)
+        rag = np.interp(a, np.linspace(0, 1, 9), ol.rag).astype(np.float32)
         top = top + 1.1 * sg.cortical_loss * rag
-        vb_pos = -H / 2 + (0.25 + 0.3 * rng.random()) * H
-        front_shift = sg.buckle * 2.5 * np.exp(-((v - vb_pos) / 1.6) ** 2)
+    return a, top, bot
+
+
+def wall_curves(vb: Vertebra, ol: Outline, v: np.ndarray):
+    """Anterior and posterior wall curves u(v), mm."""
+    H, D, sg = vb.height, vb.depth, vb.signs
+    front_shift = np.zeros_like(v)
+    bulge = 0.0
+    if sg is not None:
+        front_shift = sg.buckle * 2.5 * np.exp(-((v - ol.buckle_v) / 1.6) ** 2)
         bulge = 1.0 + 3.0 * sg.bulge if sg.bulge > 0 else 0.0
     vn = np.clip(2 * v / H, -1, 1)
     wall_knots = np.linspace(-1, 1, 7)
     front = (-D / 2 + 0.9 * (1 - vn ** 2) - front_shift
-             + np.interp(vn, wall_knots, rng.normal(0, 0.4, 7)).astype(np.float32))
+             + np.interp(vn, wall_knots, ol.front).astype(np.float32))
     back = (D / 2 - 0.5 * (1 - vn ** 2) + bulge * (1 - vn ** 2)
-            + np.interp(vn, wall_knots, rng.normal(0, 0.3, 7)).astype(np.float32))
-    return a, top, bot, front, back
+            + np.interp(vn, wall_knots, ol.back).astype(np.float32))
+    return front, back
 
 
 def _body(rng: np.random.Generator, vb: Vertebra, u: np.ndarray, v: np.ndarray, s: float,
           bank: np.ndarray):
     """Attenuation of the vertebral body and its anti-aliased mask."""
     sg = vb.signs
-    a, top, bot, front, back = _outline(rng, vb, u, v)
+    outline = draw_outline(rng, vb)
+    a, top, bot = endplate_curves(vb, outline, u)
+    front, back = wall_curves(vb, outline, v)
     dt, db = v - top, bot - v
     du = np.minimum(u - front, back - u)
     dv = np.minimum(dt, db)
@@ -204,7 +237,8 @@ def _body(rng: np.random.Generator, vb: Vertebra, u: np.ndarray, v: np.ndarray, 
     trabeculae = (mask * TEXTURE) * path * tex
     if sg is not None:
         trabeculae = trabeculae * (1 - 0.5 * sg.lysis)
-    return body.astype(np.float32), np.asarray(cortex, np.float32), trabeculae.astype(np.float32), mask
+    return (body.astype(np.float32), np.asarray(cortex, np.float32), trabeculae.astype(np.float32), mask,
+            outline)
 
 
 def texture_bank(rng: np.random.Generator) -> np.ndarray:

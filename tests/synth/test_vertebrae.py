@@ -1,0 +1,115 @@
+"""The synthetic study's vertebra ground truth (``vertebrae.json``): landmarks on the drawn endplates,
+boxes that agree with the LabelImg boxes, and images that stayed exactly as they were."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+
+from vcfnet.detect.coco import FILENAME, read_coco
+from vcfnet.io import read_voc
+from vcfnet.synth.generate import generate_study
+from vcfnet.synth.imaging import sample
+from vcfnet.synth.landmarks import image_points
+from vcfnet.synth.signs import sample_signs
+from vcfnet.synth.sites import SITES, SOURCES
+from vcfnet.synth.vertebra import Vertebra, render_vertebra, texture_bank
+
+# SHA-256 over every image's PixelData and every XML's bytes of generate_study(scale=0.004, seed=7,
+# fmt="dicom", resolution=0.1), measured on the generator before the ground truth was added (commit
+# 9372029). The lead's full-study measurements depend on these pixels: if a change to the generator
+# is meant to change them, say so in its commit and update this digest.
+PIXELS_BEFORE_GROUND_TRUTH = "4992f060693bbac289402ea1aa668cc203fccb0c28b339ccbbd7d468dc876a38"
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("synth-vb") / "study"
+    generate_study(out, scale=0.004, seed=7, fmt="dicom", workers=2, resolution=0.1)
+    return out
+
+
+def test_pixels_and_labelimg_files_are_unchanged_by_the_ground_truth(study):
+    lines = []
+    for p in sorted(study.glob("*/*")):
+        if p.suffix == ".dcm":
+            lines.append(f"{p.relative_to(study).as_posix()} {hashlib.sha256(pydicom.dcmread(p).PixelData).hexdigest()}")
+        elif p.suffix == ".xml":
+            lines.append(f"{p.relative_to(study).as_posix()} {hashlib.sha256(p.read_bytes()).hexdigest()}")
+    assert len(lines) == 72
+    assert hashlib.sha256("\n".join(lines).encode()).hexdigest() == PIXELS_BEFORE_GROUND_TRUTH
+
+
+def test_every_source_lists_every_body_and_the_manifest_names_the_file(study):
+    manifest = json.loads((study / "manifest.json").read_text())
+    total = 0
+    for entry in manifest["sources"]:
+        assert entry["vertebrae"] == f"{entry['path']}/{FILENAME}"
+        images = read_coco(study / entry["vertebrae"])
+        assert sorted(im.file_name for im in images) == sorted(p.name for p in (study / entry["path"]).glob("*.dcm"))
+        for im in images:
+            levels = [vb.level for vb in im.vertebrae]
+            # top to bottom in the order drawn; S1 (the counting anchor) always in the field
+            assert levels == [lv for lv in ("T10", "T11", "T12", "L1", "L2", "L3", "L4", "L5", "S1") if lv in levels]
+            assert {"T12", "L1", "L2", "L3", "L4", "L5", "S1"} <= set(levels)
+            for vb in im.vertebrae:
+                x0, y0, x1, y1 = vb.box
+                assert 0 <= x0 < x1 <= im.width and 0 <= y0 < y1 <= im.height
+                assert vb.truncated == (x0 <= 0 or y0 <= 0 or x1 >= im.width or y1 >= im.height)
+                assert all(p is None or (0 <= p[0] < im.width and 0 <= p[1] < im.height) for p in vb.points)
+                assert vb.truncated or all(p is not None for p in vb.points)
+            total += len(im.vertebrae)
+    assert total == manifest["counts"]["bodies"] > 250
+
+
+def test_coco_boxes_match_the_labelimg_boxes_of_the_fractured_bodies(study):
+    n = 0
+    for source in SOURCES:
+        images = {im.file_name: im for im in read_coco(study / source.path / FILENAME)}
+        anterior_left = SITES[source.site].anterior_left
+        for xml in sorted((study / source.path).glob("*.xml")):
+            ann = read_voc(xml)
+            im = images[ann.filename]
+            spacing = im.spacing[0]
+            by_level = {vb.level: vb for vb in im.vertebrae}
+            assert {b.level: b.label for b in ann.boxes} == {vb.level: vb.fracture for vb in im.vertebrae
+                                                            if vb.fracture}
+            for b in ann.boxes:
+                truth = by_level[b.level].box
+                # the radiologist's box: the outline grown by N(0.8, 0.7) mm per side, rounded outwards
+                for drawn, exact in zip((b.x0, b.y0, b.x1, b.y1), truth):
+                    assert abs(drawn - exact) <= 3.0 / spacing + 1, (xml.name, b.level)
+                n += 1
+            for vb in im.vertebrae:
+                if vb.points[0] and vb.points[2]:
+                    # the site's left-right flip: anterior points are on the side the patient faces
+                    assert (vb.points[0][0] < vb.points[2][0]) == anterior_left
+    assert n >= 45
+
+
+@pytest.mark.parametrize("seed,label", [(1, None), (2, "acute"), (3, "chronic"), (4, "pathological"),
+                                        (5, "acute"), (6, "pathological")])
+def test_landmarks_lie_on_the_drawn_endplates(seed, label):
+    """Along the spine through each landmark, the drawn cortical plate peaks within 1 mm of it."""
+    s = 0.15
+    rng = np.random.default_rng(seed)
+    vb = Vertebra("L2", 40.0, 40.0, np.deg2rad(12.0), 26.0, 37.0, 0.5, 0.42, True, 1.0, 0.0,
+                  sample_signs(rng, label) if label else None)
+    mu = np.zeros((int(80 / s), int(80 / s)), np.float32)
+    bank = np.zeros_like(texture_bank(rng))        # no trabecular mesh: the plates are the brightest lines
+    drawn = render_vertebra(mu, rng, vb, s, 1.0, bank)
+    assert drawn is not None
+    points = image_points(vb, drawn[1], s)
+    t = np.linspace(-3.0, 3.0, 241)                # mm along the frame's v axis (down the spine)
+    for x, y in points:
+        xs = x + t * np.sin(vb.angle) / s
+        ys = y + t * np.cos(vb.angle) / s
+        profile = sample(mu, (ys - 0.5).astype(np.float32), (xs - 0.5).astype(np.float32))
+        assert abs(t[np.argmax(profile)]) <= 1.0
+    heights = np.hypot(*(points[3:] - points[:3]).T) * s
+    if label is None:   # an intact L2: about its drawn height (domed endplates make the middle lower)
+        assert np.all(np.abs(heights[[0, 2]] - 26.25) < 2.0) and 22.0 < heights[1] < 25.5
