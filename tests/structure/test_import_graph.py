@@ -81,7 +81,8 @@ def test_package_rules():
     """stats computes and never draws or touches torch; the service never imports commands or ingest;
     training knows no web; io needs no network; the study never imports the generator; the report never
     imports the docs tooling (vcfnet.tools) or commands; dicom never imports commands, ingest, the
-    reading app or the service."""
+    reading app or the service; detect never imports the generator or any consumer of its answers, and its
+    annotations, morphometry and levels need no torch."""
     graph = import_graph()
     banned = {
         "vcfnet.stats": ("torch", "matplotlib", "vcfnet.model", "vcfnet.report"),
@@ -94,6 +95,13 @@ def test_package_rules():
         # DICOM results, DICOMweb and the node predict through the Predictor; the service uses dicom
         "vcfnet.dicom": ("vcfnet.commands", "vcfnet.study.ingest", "vcfnet.readers", "vcfnet.service",
                          "vcfnet.tools", "vcfnet.synth"),
+        # detection learns from files (vertebrae.json), never from the generator; it serves, never wires
+        "vcfnet.detect": ("vcfnet.commands", "vcfnet.synth", "vcfnet.study.ingest", "vcfnet.service",
+                          "vcfnet.readers", "vcfnet.report", "vcfnet.dicom", "vcfnet.tools", "fastapi"),
+        # the annotations, morphometry and levels are plain numpy: the generator writes through coco
+        "vcfnet.detect.coco": ("torch", "torchvision"),
+        "vcfnet.detect.morphometry": ("torch", "torchvision"),
+        "vcfnet.detect.levels": ("torch", "torchvision"),
     }
     broken = []
     for path in SRC.rglob("*.py"):
