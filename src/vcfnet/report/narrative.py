@@ -120,7 +120,7 @@ def methods(m: dict[str, Any]) -> list[str]:
            f"replicates, seed {s.get('seed')})" if s.get("cluster_bootstrap") else
            "AUC intervals: DeLong's variance with a normal interval clipped to [0, 1] (as pROC's ci.auc)")
     from vcfnet.report.compare import ACCURACY_METHOD, AUC_METHOD, MACRO_AUC_METHOD
-    return [
+    return [*_clinical_methods(m),
         "Each vertebra's predicted class is the most probable of the three; AUCs are one class versus "
         "the other two, computed from that class's probability.",
         f"{auc}; {pct} intervals throughout.",
@@ -134,6 +134,23 @@ def methods(m: dict[str, Any]) -> list[str]:
         "Every estimate and interval except the between-cohort differences comes from vcfnet.stats; "
         "metrics.json in the evaluation folder holds every number.",
     ]
+
+
+def _clinical_methods(m: dict[str, Any]) -> list[str]:
+    """The methods of the clinical-information and referral section, when the metrics have it."""
+    cohorts = m.get("cohorts", [])
+    out = []
+    if any(c.get("clinical_comparison") for c in cohorts):
+        out.append("Image only versus image + clinical (Table 7), paired on the same vertebrae: per-class AUC by "
+                   "the paired DeLong test; accuracy by McNemar's test (exact below 25 discordant pairs); "
+                   "pathological sensitivity of each model at its threshold with the highest sensitivity among "
+                   "those keeping the image model's specificity, with McNemar's test on the pathological vertebrae.")
+    if any(c.get("selective") for c in cohorts):
+        out.append("Referral (Table 8): risk-coverage curve answering the most confident vertebrae first (top-class "
+                   "probability; ties together), AURC = mean risk over the coverage steps with a percentile "
+                   "bootstrap interval resampling whole patients (500 replicates); referral rate and answered "
+                   "accuracy at the model card's threshold (fitted on the validation split) with Wilson intervals.")
+    return out
 
 
 def card_items(card: ModelCard) -> list[tuple[str, Markup]]:
