@@ -241,8 +241,10 @@ class Predictor:
 
         cache = read_cache(study_dir)
         self._check_cache(cache, study_dir)
+        from vcfnet.model.clinical import with_clinical_file
+
         cropset = load_cropset(study_dir, split=split)
-        rows = cropset.table if clinical and self.clinical_columns else None
+        rows = with_clinical_file(study_dir, cropset.table) if clinical and self.clinical_columns else None
         if rows is not None:
             missing = [c for c in self.clinical_columns if c not in rows.columns]
             if missing:

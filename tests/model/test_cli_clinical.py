@@ -66,3 +66,26 @@ def test_calibrate_fits_the_clinical_model_onto_an_existing_run(tmp_path, capsys
                  "--clinical-columns", "age,malignancy"]) == 2
     assert "malignancy not in the study table" in capsys.readouterr().err
     assert main(["predict", str(run / "best"), "--study", str(study), "--age", "70"]) == 2
+
+
+def test_a_further_column_from_clinical_csv(tmp_path, capsys, make_tiny_study):
+    """--clinical-columns age,sex,malignancy: malignancy comes from STUDY/clinical.csv by patient."""
+    from vcfnet.study.dataset import load_table
+
+    study, run = _study(make_tiny_study, tmp_path / "study"), tmp_path / "run"
+    table = load_table(study)
+    known = table["label"].eq("pathological").map({True: "yes", False: "no"})
+    known.iloc[0] = ""                                                     # one unknown
+    pd.DataFrame({"patient_id": table["patient_id"], "malignancy": known}).to_csv(study / "clinical.csv", index=False)
+    assert main(["train", str(study), "--out", str(run), "--epochs", "3", "--batch-size", "4", "--input-size", "32",
+                 "--weights", "none", "--amp", "fp32", "--threads", "1", "--lr", "0.001", "--clinical",
+                 "--clinical-columns", "age,sex,malignancy"]) == 0
+    columns = json.loads((run / "best" / "model.json").read_text())["clinical"]["encoding"]["columns"]
+    assert columns[2] == {"name": "malignancy", "kind": "categorical", "low": None, "high": None, "mean": None,
+                          "sd": None, "levels": ["no", "yes"], "n_missing": 1}
+    preds = tmp_path / "p.csv"
+    assert main(["predict", str(run / "best"), "--study", str(study), "--out", str(preds)]) == 0
+    assert set(pd.read_csv(preds)["model"]) == {"image+clinical"}
+    (study / "clinical.csv").write_text("patient_id,malignancy\nx,yes\nx,no\n")
+    assert main(["predict", str(run / "best"), "--study", str(study), "--out", str(preds)]) == 2
+    assert "patient_id 'x' appears twice" in capsys.readouterr().err

@@ -126,14 +126,14 @@ def fit_clinical(study_dir: str | Path, val, image_proba: np.ndarray,
     calibrated image model on it). The encoding's ranges come from the train + val rows; the stacker
     sees the val rows only. Returns the card's ``clinical`` field and the out-of-fold probabilities."""
     from vcfnet.labels import CLASSES
-    from vcfnet.model.clinical import encode, fit_encoding
+    from vcfnet.model.clinical import encode, fit_encoding, with_clinical_file
     from vcfnet.model.stacker import select_and_fit
     from vcfnet.study.dataset import load_table
 
-    table = load_table(study_dir)
+    table = with_clinical_file(study_dir, load_table(study_dir))
     development = table[table["split"].isin(["train", CALIBRATION_SPLIT])]
     encoding = fit_encoding(development, list(columns))
-    features, _ = encode(encoding, val.table)
+    features, _ = encode(encoding, with_clinical_file(study_dir, val.table))
     logp = np.log(np.clip(image_proba, 1e-12, 1.0))
     params, oof, cv = select_and_fit(logp, features, val.labels, val.table["patient_id"].to_numpy(),
                                      n_classes=len(CLASSES))

@@ -11,7 +11,9 @@ Every column carries an explicit missing indicator, never a silent 0:
     categorical  one 0/1 column per level except the first (the reference, e.g. ``sex=M`` for F/M) and
                  ``<name>_missing``; a blank or unseen level gives zeros and ``<name>_missing`` = 1
 
-The encoding is a plain pydantic model so the model card stores it as it is (``card.clinical``).
+Columns the Study table does not have (e.g. ``malignancy``) come from ``STUDY/clinical.csv``, one row per
+``roi_id`` or per (pseudonymous) ``patient_id`` (:func:`with_clinical_file`). The encoding is a plain
+pydantic model so the model card stores it as it is (``card.clinical``).
 Numbers only: no torch here.
 """
 from __future__ import annotations
@@ -27,6 +29,9 @@ from vcfnet.errors import VcfnetError
 
 #: Columns of the Study table that ``--clinical`` uses unless told otherwise.
 DEFAULT_COLUMNS: tuple[str, ...] = ("age", "sex")
+#: Further clinical columns of a study (e.g. known malignancy), beside study.csv: keyed by ``roi_id`` or by
+#: the study's pseudonymous ``patient_id``.
+CLINICAL_FILE = "clinical.csv"
 #: A column with more distinct values than this is not treated as categorical.
 MAX_LEVELS = 20
 _BLANK = {"", "nan", "none", "<na>", "na", "unknown"}
@@ -119,7 +124,8 @@ def fit_encoding(table, columns: Sequence[str]) -> ClinicalEncoding:
     missing = [c for c in columns if c not in table.columns]
     if missing:
         raise VcfnetError(f"clinical column(s) {', '.join(missing)} not in the study table (it has "
-                          f"{', '.join(map(str, table.columns))})")
+                          f"{', '.join(map(str, table.columns))}); put further columns in STUDY/{CLINICAL_FILE} "
+                          f"(roi_id or patient_id, then the columns)")
     return ClinicalEncoding(columns=[fit_column(c, table[c].tolist()) for c in columns])
 
 
@@ -189,3 +195,30 @@ def merge_values(given: Mapping[str, Any], header: Mapping[str, Any]) -> tuple[d
         else:
             source[key] = "missing"
     return values, source
+
+
+def with_clinical_file(study_dir, table):
+    """``table`` (Study rows) with the columns of ``STUDY/clinical.csv`` joined on ``roi_id`` (or, when the
+    file has no ``roi_id`` column, on ``patient_id``); ``table`` itself when there is no such file."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    path = Path(study_dir) / CLINICAL_FILE
+    if not path.is_file():
+        return table
+    try:
+        extra = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except Exception as exc:  # the parser's message is the useful part
+        raise VcfnetError(f"{path}: cannot be read as a CSV table ({exc})") from None
+    key = "roi_id" if "roi_id" in extra.columns else "patient_id" if "patient_id" in extra.columns else None
+    if key is None:
+        raise VcfnetError(f"{path}: needs a roi_id or patient_id column to join its rows to the study")
+    clash = sorted(set(extra.columns) & set(table.columns) - {key})
+    if clash:
+        raise VcfnetError(f"{path}: column(s) {', '.join(clash)} are already in the study table; rename them")
+    dup = extra[key].duplicated()
+    if dup.any():
+        raise VcfnetError(f"{path}: row {int(dup.to_numpy().argmax()) + 2}: {key} '{extra[key][dup].iloc[0]}' "
+                          f"appears twice")
+    return table.merge(extra, on=key, how="left")
