@@ -18,12 +18,18 @@ dataclass results out (each with ``to_dict()``, JSON-ready with NaN as ``None``)
   :func:`model_vs_readers` (the model as a fixed reader vs the readers' mean), :func:`mrmc_power` /
   :func:`mrmc_sample_size` (Hillis et al. 2011); :func:`prepare_ratings` checks the ratings table.
   See docs/MRMC.md.
+* Detection (:mod:`vcfnet.stats.detection`): :func:`match_detections`, :func:`froc_curve`,
+  :func:`sensitivity_at_fp`, :func:`average_precision`, :func:`mean_average_precision` (VOC-style
+  greedy matching at IoU >= 0.5), :func:`box_iou`.
+* Agreement (:mod:`vcfnet.stats.agreement`): :func:`weighted_kappa`, :func:`weighted_kappa_ci` (linear
+  or quadratic weighted Cohen's kappa, case or patient bootstrap).
 
 Degenerate input (one class only, no cases, constant scores) warns with
 :class:`UndefinedMetricWarning` and gives NaN; malformed input raises ``ValueError``. This package
 never imports matplotlib; scipy and statsmodels load when a function first needs them.
 """
 from vcfnet.stats._common import UndefinedMetricWarning
+from vcfnet.stats.agreement import KappaResult, weighted_kappa, weighted_kappa_ci
 from vcfnet.stats.calibration import (
                                       apply_temperature,
                                       brier_score,
@@ -39,6 +45,16 @@ from vcfnet.stats.classification import (
                                       confusion_matrix,
 )
 from vcfnet.stats.dbm import DBMResult, DBMSingle, mrmc_dbm
+from vcfnet.stats.detection import (
+                                      FROCCurve,
+                                      Matches,
+                                      average_precision,
+                                      box_iou,
+                                      froc_curve,
+                                      match_detections,
+                                      mean_average_precision,
+                                      sensitivity_at_fp,
+)
 from vcfnet.stats.mrmc import FixedFactorTest, ORResult, SingleModality, mrmc_or
 from vcfnet.stats.mrmc_foms import MRMCData, prepare_ratings
 from vcfnet.stats.mrmc_model import ModelVsReadersResult, model_vs_readers
@@ -63,4 +79,6 @@ __all__ = [
     "expected_calibration_error", "fit_referral_threshold", "fit_temperature", "mcnemar_test", "model_vs_readers", "mrmc_dbm", "mrmc_or",
     "mrmc_power", "mrmc_sample_size", "prepare_ratings", "proportion_ci", "referral_summary", "reliability_curve",
     "risk_coverage_curve", "roc_auc", "roc_auc_ci", "roc_curve",
+    "FROCCurve", "KappaResult", "Matches", "average_precision", "box_iou", "froc_curve", "match_detections",
+    "mean_average_precision", "sensitivity_at_fp", "weighted_kappa", "weighted_kappa_ci",
 ]
