@@ -122,3 +122,29 @@ def test_stacker_is_fitted_on_the_validation_split_only(tmp_path, fast_config, m
     flipped = _study(make_tiny_study, tmp_path / "c", test_age=61.0, test_sex="F", flip_val=True)
     fitted_c = calibrate_checkpoint(best, flipped, clinical=["age", "sex"])["clinical"]
     assert fitted_c["params"] != fitted["params"]
+
+
+def test_late_fusion_starts_as_the_image_network_and_reads_the_missing_indicators():
+    import torch
+
+    from vcfnet.model.engine import predict_logits, train_one_epoch
+    from vcfnet.model.fusion import LateFusion
+    from vcfnet.model.network import build_model
+
+    torch.manual_seed(0)
+    image = build_model("resnet18", weights=None)
+    image.input_size = 32
+    model = LateFusion(image, 4)
+    crops = np.random.default_rng(0).integers(0, 255, size=(8, 1, 32, 32), dtype=np.uint8)
+    x, _ = encode(_encoding(), [{"age": 80, "sex": "M"}, {"age": None, "sex": ""}] * 4)
+    np.testing.assert_allclose(predict_logits(model, crops, extra=x), predict_logits(image, crops), atol=1e-5)
+    labels = torch.tensor([0, 2] * 4)          # class follows the missing indicators: the head must use them
+    image.requires_grad_(False)                 # only the fused head learns here: fast, and the point of the test
+    opt = torch.optim.Adam(model.clinical.parameters(), lr=0.5)
+    for _ in range(8):
+        train_one_epoch(model, torch.nn.CrossEntropyLoss(), opt, torch.from_numpy(crops), labels, torch.arange(8),
+                        batch_size=8, device=torch.device("cpu"), input_size=32, channels_last=False,
+                        extra=torch.tensor(x, dtype=torch.float32))
+    w = model.clinical.weight.detach().numpy()
+    assert w[2, 1] - w[0, 1] > 0.5 and w[2, 3] - w[0, 3] > 0.5      # age_missing, sex_missing -> class 2
+    assert (predict_logits(model, crops, extra=x).argmax(1) == labels.numpy()).all()
