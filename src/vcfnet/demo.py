@@ -114,7 +114,8 @@ def _clinical_headline(eval_dir: Path, echo: Echo) -> dict[str, Any]:
     for key, h in ((k, h) for k, h in heads.items() if k in ("test", "external", "prospective")):   # all: demo.json
         if "auc" in h:
             aucs = ", ".join(f"{cls} {d['image']:.3f}->{d['clinical']:.3f} (p {_p(d['p'])})"
-                             for cls, d in h["auc"].items() if d)
+                             for cls, d in h["auc"].items()
+                             if d and d["image"] is not None and d["clinical"] is not None)
             echo(f"[demo] {key}: image -> image+clinical AUC {aucs}; accuracy {h['accuracy']['image']:.3f}->"
                  f"{h['accuracy']['clinical']:.3f} (McNemar p {_p(h['accuracy']['p'])})")
         for model, r in h["referral"].items():
