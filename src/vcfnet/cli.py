@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "train",
     "calibrate",
     "predict",
+    "detect",
     "demo",
     "serve",
     "readers",

@@ -1,0 +1,82 @@
+"""``vcfnet train-detector`` and ``vcfnet detect``: the vertebra detector, from COCO keypoints annotations
+to every body of a radiograph with its level, morphometry and (with a checkpoint) its class.
+
+    vcfnet synth study --scale 0.05 --resolution 0.5
+    vcfnet train-detector study --out detector --epochs 10
+    vcfnet detect detector film.dcm --checkpoint RUN/best --out findings.json
+
+Wiring only: training is :mod:`vcfnet.detect.train`, the pipeline :mod:`vcfnet.detect.pipeline`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train-detector")(train_detector)
+    app.command("detect")(detect)
+
+
+def train_detector(
+    annotations: list[Path] = typer.Argument(..., help="vertebrae.json files, folders holding one, or a "
+                                             "`vcfnet synth` folder (every source's vertebrae.json)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for detector.safetensors + detector.json."),
+    arch: str = typer.Option("keypointrcnn_mobilenet_v3", "--arch", help="keypointrcnn_mobilenet_v3 (boxes, "
+                             "levels, six landmarks) or fasterrcnn_mobilenet_v3 (landmarks read off the box)."),
+    epochs: int = typer.Option(10, "--epochs", min=1),
+    max_iterations: Optional[int] = typer.Option(None, "--max-iterations", min=1, help="Stop after this many batches."),
+    batch_size: int = typer.Option(2, "--batch-size", min=1),
+    lr: float = typer.Option(1e-4, "--lr", help="AdamW learning rate."),
+    min_size: int = typer.Option(512, "--min-size", min=32, help="Short side the model resizes films to."),
+    max_size: int = typer.Option(1024, "--max-size", min=32, help="Longest side after resizing."),
+    pretrained_backbone: bool = typer.Option(False, "--pretrained-backbone/--no-pretrained-backbone",
+                                             help="Start from torchvision's ImageNet MobileNetV3 (downloads "
+                                                  "once into torch's cache)."),
+    seed: int = typer.Option(0, "--seed"),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, ..."),
+) -> None:
+    """Train the vertebra detector from COCO keypoints annotations (docs/DETECTION.md)."""
+    from vcfnet.detect.train import DetectorConfig, coco_files_of
+    from vcfnet.detect.train import train_detector as run
+
+    config = DetectorConfig(arch=arch, epochs=epochs, max_iterations=max_iterations, batch_size=batch_size, lr=lr,
+                            min_size=min_size, max_size=max_size, pretrained_backbone=pretrained_backbone,
+                            seed=seed, device=device)
+    card = run(coco_files_of(list(annotations)), out, config)
+    t = card["training"]
+    typer.echo(f"-> {out}: {card['arch']}, {t['iterations']} batches on {t['images']} images, final loss "
+               f"{t['final_loss']:.3f}, median {t['seconds_per_batch_median']:.2f} s per batch")
+
+
+def detect(
+    detector: Path = typer.Argument(..., help="Folder written by `vcfnet train-detector`."),
+    image: Path = typer.Argument(..., help="One radiograph (DICOM, PNG, ...)."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Classifier checkpoint (RUN/best): "
+                                              "classify the bodies that meet the inclusion rule."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="findings .json or .csv (default: print)."),
+    score_threshold: float = typer.Option(0.3, "--score-threshold", min=0.0, max=1.0),
+    device: str = typer.Option("cpu", "--device"),
+) -> None:
+    """Every vertebral body of a radiograph: box, level, heights, Genant grade, and (with --checkpoint) class."""
+    from vcfnet.detect.infer import Detector
+    from vcfnet.detect.pipeline import detect_and_classify, write_findings
+
+    predictor = None
+    if checkpoint is not None:
+        from vcfnet.predict import Predictor
+
+        predictor = Predictor(checkpoint, device=device)
+    findings = detect_and_classify(image, Detector(detector, device=device, score_threshold=score_threshold),
+                                   predictor)
+    if out is not None:
+        write_findings(out, findings)
+        typer.echo(f"-> {out}: {len(findings)} bodies")
+        return
+    for f in findings:
+        m = f.morphometry
+        cls = f" {f.prediction.predicted}" if f.prediction is not None else ""
+        typer.echo(f"{f.level.level:9s} score {f.detection.score:.2f}  grade {m.grade if m.grade is not None else '-'}"
+                   f"  {m.shape or '-'}{' included' if m.included else ''}{cls}")

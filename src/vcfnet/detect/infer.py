@@ -1,0 +1,104 @@
+"""Running a trained vertebra detector: ``Detector(folder).detect(pixels)`` -> bodies with box, score,
+the level they look like and six landmarks (from the keypoint head, or read off the box)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vcfnet.detect.model import (
+    ARCHS,
+    DETECT_LEVELS,
+    build_detector,
+    has_keypoints,
+    points_from_box,
+    to_input,
+)
+from vcfnet.detect.train import CARD, FORMAT, WEIGHTS
+from vcfnet.errors import VcfnetError
+
+MAX_CARD_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One detected body (image pixels): box (x0, y0, x1, y1), score, the level it looks like, six points
+    and where they came from (``keypoints`` or ``box``)."""
+    box: tuple[float, float, float, float]
+    score: float
+    seen: str
+    points: tuple[tuple[float, float], ...]
+    points_from: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"box": [round(v, 2) for v in self.box], "score": round(self.score, 4), "seen_level": self.seen,
+                "points": [[round(x, 2), round(y, 2)] for x, y in self.points], "points_from": self.points_from}
+
+
+class Detector:
+    """A detector folder (``detector.json`` + ``detector.safetensors``), loaded once."""
+
+    def __init__(self, folder: str | Path, *, device: str = "cpu", score_threshold: float = 0.3):
+        from safetensors.torch import load_file
+
+        from vcfnet.model.checkpoint import tensors_sha256
+
+        folder = Path(folder)
+        self.card = read_detector_card(folder / CARD)
+        weights = folder / WEIGHTS
+        if not weights.is_file():
+            raise VcfnetError(f"{folder}: no {WEIGHTS}; is this a folder made by `vcfnet train-detector`?")
+        tensors = load_file(str(weights))
+        if tensors_sha256(tensors) != self.card["weights_sha256"]:
+            raise VcfnetError(f"{weights}: its tensors do not match the hash in {CARD} (changed or damaged)")
+        self.model = build_detector(self.card["arch"], min_size=self.card["min_size"], max_size=self.card["max_size"])
+        self.model.load_state_dict(tensors)
+        self.model.eval().to(device)
+        self.device, self.score_threshold = device, score_threshold
+
+    @torch.inference_mode()
+    def detect(self, pixels: np.ndarray) -> list[Detection]:
+        """Bodies in ``pixels`` ((H, W) grey in [0, 1]) scoring >= ``score_threshold``, top to bottom."""
+        out = self.model([to_input(pixels).to(self.device)])[0]
+        boxes = out["boxes"].cpu().numpy()
+        scores = out["scores"].cpu().numpy()
+        labels = out["labels"].cpu().numpy()
+        kps = out["keypoints"].cpu().numpy() if "keypoints" in out else None
+        found = []
+        for i in np.flatnonzero(scores >= self.score_threshold):
+            box = tuple(float(v) for v in boxes[i])
+            pts = kps[i, :, :2] if kps is not None else points_from_box(box)
+            found.append(Detection(box, float(scores[i]), DETECT_LEVELS[int(labels[i]) - 1],  # type: ignore[arg-type]
+                                   tuple((float(x), float(y)) for x, y in pts),
+                                   "keypoints" if kps is not None else "box"))
+        return sorted(found, key=lambda d: d.box[1] + d.box[3])
+
+
+def read_detector_card(path: Path) -> dict[str, Any]:
+    """The detector's card, size-bounded and checked; one line naming file and field if bad."""
+    if not path.is_file():
+        raise VcfnetError(f"{path}: no detector card; is this a folder made by `vcfnet train-detector`?")
+    if path.stat().st_size > MAX_CARD_BYTES:
+        raise VcfnetError(f"{path}: larger than {MAX_CARD_BYTES} bytes; not a detector card")
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise VcfnetError(f"{path}: not JSON ({exc})") from exc
+    if not isinstance(card, dict) or card.get("format") != FORMAT:
+        raise VcfnetError(f"{path}: field 'format' must be '{FORMAT}'")
+    if card.get("arch") not in ARCHS:
+        raise VcfnetError(f"{path}: field 'arch' must be one of {', '.join(ARCHS)}")
+    if card.get("levels") != list(DETECT_LEVELS):
+        raise VcfnetError(f"{path}: field 'levels' must be {list(DETECT_LEVELS)}")
+    for key in ("min_size", "max_size"):
+        if not isinstance(card.get(key), int) or not 32 <= card[key] <= 8192:
+            raise VcfnetError(f"{path}: field '{key}' must be an integer 32..8192")
+    if not isinstance(card.get("weights_sha256"), str):
+        raise VcfnetError(f"{path}: field 'weights_sha256' missing")
+    if has_keypoints(card["arch"]) != card.get("keypoints"):
+        raise VcfnetError(f"{path}: field 'keypoints' does not match the architecture")
+    return card

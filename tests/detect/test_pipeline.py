@@ -1,0 +1,88 @@
+"""detect -> levels -> morphometry -> classify, on a synthetic film, through a real (toy) Predictor.
+
+The detector here answers with the film's ground truth (``vertebrae.json``), so every other stage is
+checked against known answers: the levels counted from S1, the morphometry of the ground-truth
+landmarks, and the Predictor's own answers for exactly the bodies that meet the inclusion rule."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vcfnet.detect.coco import FILENAME, read_coco
+from vcfnet.detect.infer import Detection
+from vcfnet.detect.model import points_from_box
+from vcfnet.detect.morphometry import measure_spine
+from vcfnet.detect.pipeline import detect_and_classify
+from vcfnet.errors import VcfnetError
+from vcfnet.io import read_radiograph
+from vcfnet.labels import CLASSES
+from vcfnet.preprocess import PREPROCESSING_VERSION
+from vcfnet.synth.generate import generate_study
+
+
+class GroundTruthDetector:
+    """Answers with the annotated bodies of one film, as a perfect detector would."""
+
+    def __init__(self, image):
+        self.image = image
+
+    def detect(self, pixels):
+        assert pixels.shape == (self.image.height, self.image.width)
+        return [Detection(vb.box, 1.0, vb.level,
+                          tuple(p if p is not None else q for p, q in zip(vb.points, points_from_box(vb.box))),
+                          "keypoints") for vb in self.image.vertebrae]
+
+
+@pytest.fixture(scope="module")
+def film(tmp_path_factory):
+    out = tmp_path_factory.mktemp("pipe") / "study"
+    generate_study(out, scale=0.004, seed=7, fmt="dicom", workers=2, resolution=0.3)
+    images = read_coco(out / "site1-development" / FILENAME)
+    im = max(images, key=lambda i: sum(v.fracture is not None for v in i.vertebrae))
+    return out / "site1-development" / im.file_name, im
+
+
+@pytest.fixture(scope="module")
+def predictor():
+    import torch
+
+    from vcfnet.model.network import build_model
+    from vcfnet.predict import Predictor
+
+    torch.manual_seed(0)
+    card = {"classes": list(CLASSES), "input_size": 64, "crop_size": 64, "crop_margin": 0.1,
+            "temperature": None, "preprocessing_version": PREPROCESSING_VERSION}
+    return Predictor.from_model(build_model("resnet18", weights=None), card)
+
+
+def test_every_body_gets_its_level_morphometry_and_the_included_ones_the_predictors_answer(film, predictor):
+    path, im = film
+    detector = GroundTruthDetector(im)
+    findings = detect_and_classify(path, detector, predictor)
+    assert [f.level.level for f in findings] == [vb.level for vb in im.vertebrae]
+    given = detector.detect(read_radiograph(path).pixels)
+    expected = measure_spine([(d.seen, d.points) for d in given], im.spacing)
+    assert [f.morphometry.grade for f in findings] == [m.grade for m in expected]
+    assert all(f.morphometry.unit == "mm" for f in findings)           # PixelSpacing from the DICOM header
+    chosen = [f for f in findings if f.morphometry.included]
+    assert chosen and all((f.prediction is not None) == bool(f.morphometry.included) for f in findings)
+    # the fractured bodies of this film meet the rule, and the answers are the Predictor's own
+    assert {vb.level for vb in im.vertebrae if vb.fracture} <= {f.level.level for f in chosen}
+    direct = predictor.predict(read_radiograph(path), [f.detection.box for f in chosen])
+    for f, d in zip(chosen, direct):
+        assert f.prediction.probabilities == pytest.approx(d.probabilities)
+    row = chosen[0].to_dict()
+    assert set(row["probabilities"]) == set(CLASSES) and row["level"] == chosen[0].level.level
+    assert row["morphometry"]["grade"] == chosen[0].morphometry.grade and len(row["points"]) == 6
+
+
+def test_without_a_predictor_it_measures_only_and_bad_options_are_one_line(film):
+    path, im = film
+    findings = detect_and_classify(path, GroundTruthDetector(im), None, classify="all")
+    assert all(f.prediction is None for f in findings) and len(findings) == len(im.vertebrae)
+    pixels = read_radiograph(path).pixels
+    no_spacing = detect_and_classify(pixels, GroundTruthDetector(im))
+    assert all(f.morphometry.unit == "px" for f in no_spacing)
+    with pytest.raises(VcfnetError, match="Invalid classify"):
+        detect_and_classify(np.zeros((4, 4), np.float32), GroundTruthDetector(im), classify="some")
+
