@@ -86,3 +86,38 @@ def test_without_a_predictor_it_measures_only_and_bad_options_are_one_line(film)
     with pytest.raises(VcfnetError, match="Invalid classify"):
         detect_and_classify(np.zeros((4, 4), np.float32), GroundTruthDetector(im), classify="some")
 
+
+
+class ReplayDetector:
+    """Answers film after film with the annotated bodies, each shifted ``dx`` pixels to the right."""
+
+    def __init__(self, images, dx=0.0):
+        self.queue, self.dx = list(images), dx
+
+    def detect(self, pixels):
+        im = self.queue.pop(0)
+        assert pixels.shape == (im.height, im.width)
+        out = []
+        for vb in im.vertebrae:
+            x0, y0, x1, y1 = vb.box
+            pts = tuple(p if p is not None else q for p, q in zip(vb.points, points_from_box(vb.box)))
+            out.append(Detection((x0 + self.dx, y0, x1 + self.dx, y1), 0.9, vb.level,
+                                 tuple((x + self.dx, y) for x, y in pts), "keypoints"))
+        return out
+
+
+@pytest.mark.parametrize("dx", [0.0, 2.0])
+def test_evaluation_of_a_perfect_and_a_shifted_detector(film, dx):
+    from vcfnet.detect.evaluate import evaluate_detector
+
+    path, _ = film
+    coco = path.parent / FILENAME
+    images = read_coco(coco)
+    r = evaluate_detector(ReplayDetector(images, dx), [coco])
+    assert r["images"] == len(images) and r["matched_bodies"] == r["bodies"] > 50
+    assert r["sensitivity_at_0.5fp_all"] == 1.0 and r["sensitivity_at_0.5fp_fractured"] == 1.0
+    assert r["ap50"] == 1.0 and r["map50_levels"] == 1.0 and r["level_accuracy"] == 1.0
+    assert r["landmark_error_unit"] == "mm"
+    assert r["landmark_error_median"] == pytest.approx(dx * images[0].spacing[1])
+    if dx == 0:
+        assert r["genant_kappa_linear"] == 1.0 and r["genant_pairs"] > 50

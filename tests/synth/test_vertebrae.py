@@ -113,3 +113,19 @@ def test_landmarks_lie_on_the_drawn_endplates(seed, label):
     heights = np.hypot(*(points[3:] - points[:3]).T) * s
     if label is None:   # an intact L2: about its drawn height (domed endplates make the middle lower)
         assert np.all(np.abs(heights[[0, 2]] - 26.25) < 2.0) and 22.0 < heights[1] < 25.5
+
+
+def test_morphometry_of_the_ground_truth_separates_fractured_from_intact_bodies(study):
+    """The landmarks measure what the generator drew: most fractured bodies meet the study's inclusion
+    rule (its fractures start at 12 % height loss, so not all), almost no intact body does."""
+    from vcfnet.detect.morphometry import measure_spine
+
+    included = {True: [], False: []}
+    for f in sorted(study.glob(f"*/{FILENAME}")):
+        for im in read_coco(f):
+            for vb, m in zip(im.vertebrae, measure_spine([(v.level, v.points) for v in im.vertebrae], im.spacing)):
+                if vb.level != "S1" and m.included is not None:
+                    included[vb.fracture is not None].append(m.included)
+    assert len(included[True]) >= 45 and len(included[False]) >= 200
+    assert np.mean(included[True]) >= 0.85
+    assert np.mean(included[False]) <= 0.03

@@ -39,8 +39,10 @@ def build_detector(arch: str = ARCHS[0], *, min_size: int = 512, max_size: int =
     if arch not in ARCHS:
         raise VcfnetError(f"Invalid detector architecture '{arch}'. Only {', '.join(ARCHS)} are supported.")
     weights = MobileNet_V3_Large_Weights.IMAGENET1K_V1 if pretrained_backbone else None
+    # from scratch the batch norms must learn (torchvision freezes them, right for ImageNet statistics)
+    norm = {} if pretrained_backbone else {"norm_layer": nn.BatchNorm2d}
     backbone = mobilenet_backbone(backbone_name="mobilenet_v3_large", weights=weights, fpn=True,
-                                  trainable_layers=6 if not pretrained_backbone else 3)
+                                  trainable_layers=6 if not pretrained_backbone else 3, **norm)
     # the FPN's two maps (strides 16 and 32 of MobileNetV3) plus the pool level, as torchvision's own
     # fasterrcnn_mobilenet_v3_large_fpn sets its anchors
     from torchvision.models.detection.anchor_utils import AnchorGenerator

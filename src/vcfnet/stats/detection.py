@@ -109,19 +109,28 @@ def match_detections(gt_boxes: Sequence, det_boxes: Sequence, det_scores: Sequen
 
 def _match_image(gt: np.ndarray, det: np.ndarray, sc: np.ndarray, counted: np.ndarray,
                  thr: float) -> tuple[np.ndarray, np.ndarray]:
-    hit = np.zeros(len(det), bool)
-    fp = np.zeros(len(det), bool)
+    match = match_pairs(gt, det, sc, iou_threshold=thr)
+    hit = np.array([m >= 0 and bool(counted[m]) for m in match], dtype=bool)
+    return hit, match < 0
+
+
+def match_pairs(gt, det, scores, *, iou_threshold: float = 0.5) -> np.ndarray:
+    """For one image: the index of the ground-truth box each detection is matched to, -1 for none.
+
+    >>> match_pairs([(0, 0, 10, 10)], [(0, 0, 10, 10), (1, 0, 10, 10)], [0.8, 0.9]).tolist()
+    [-1, 0]
+    """
+    gt = np.asarray(gt, dtype=float).reshape(-1, 4)
+    det = np.asarray(det, dtype=float).reshape(-1, 4)
     iou = box_iou(det, gt)
     taken = np.zeros(len(gt), bool)
-    for d in np.argsort(-sc, kind="stable"):
-        cand = np.where(taken, -1.0, iou[d]) if len(gt) else np.zeros(0)
-        if len(cand) and cand.max() >= thr:
-            g = int(np.argmax(cand))
-            taken[g] = True
-            hit[d] = bool(counted[g])
-        else:
-            fp[d] = True
-    return hit, fp
+    match = np.full(len(det), -1, dtype=np.int64)
+    for d in np.argsort(-np.asarray(scores, dtype=float).reshape(-1), kind="stable"):
+        cand = np.where(taken, -1.0, iou[d])
+        if len(cand) and cand.max() >= iou_threshold:
+            match[d] = int(np.argmax(cand))
+            taken[match[d]] = True
+    return match
 
 
 def froc_curve(gt_boxes: Sequence, det_boxes: Sequence, det_scores: Sequence, *,
