@@ -47,6 +47,17 @@ def test_train_then_detect_writes_boxes_levels_and_morphometry(trained, capsys):
     assert len(rows) == len(bodies) and rows[0]["seen_level"] == bodies[0]["seen_level"]
 
 
+@pytest.mark.slow
+def test_evaluate_detector_writes_every_number(trained, capsys):
+    metrics = trained / "detection.json"
+    assert main(["evaluate-detector", str(trained / "detector"), str(trained / "study" / "site4-external"),
+                 "--out", str(metrics)]) == 0
+    r = json.loads(metrics.read_text())
+    assert r["images"] == len(list((trained / "study" / "site4-external").glob("*.png")))
+    assert r["bodies"] > 40 and 0 <= r["froc_fractured"]["sensitivity"][-1] <= 1
+    assert "sensitivity_at_0.5fp_fractured" in capsys.readouterr().out
+
+
 def test_a_damaged_detector_is_refused_in_one_line(trained, tmp_path, capsys):
     copy = tmp_path / "detector"
     copy.mkdir()

@@ -4,6 +4,7 @@ to every body of a radiograph with its level, morphometry and (with a checkpoint
     vcfnet synth study --scale 0.05 --resolution 0.5
     vcfnet train-detector study --out detector --epochs 10
     vcfnet detect detector film.dcm --checkpoint RUN/best --out findings.json
+    vcfnet evaluate-detector detector study/site2-external study/site3-external --out detection.json
 
 Wiring only: training is :mod:`vcfnet.detect.train`, the pipeline :mod:`vcfnet.detect.pipeline`.
 """
@@ -18,6 +19,7 @@ import typer
 def register(app: typer.Typer) -> None:
     app.command("train-detector")(train_detector)
     app.command("detect")(detect)
+    app.command("evaluate-detector")(evaluate_detector)
 
 
 def train_detector(
@@ -28,6 +30,8 @@ def train_detector(
                              "levels, six landmarks) or fasterrcnn_mobilenet_v3 (landmarks read off the box)."),
     epochs: int = typer.Option(10, "--epochs", min=1),
     max_iterations: Optional[int] = typer.Option(None, "--max-iterations", min=1, help="Stop after this many batches."),
+    max_minutes: Optional[float] = typer.Option(None, "--max-minutes", min=0.0,
+                                                help="Stop after the batch that passes this much training time."),
     batch_size: int = typer.Option(2, "--batch-size", min=1),
     lr: float = typer.Option(1e-4, "--lr", help="AdamW learning rate."),
     min_size: int = typer.Option(512, "--min-size", min=32, help="Short side the model resizes films to."),
@@ -42,7 +46,8 @@ def train_detector(
     from vcfnet.detect.train import DetectorConfig, coco_files_of
     from vcfnet.detect.train import train_detector as run
 
-    config = DetectorConfig(arch=arch, epochs=epochs, max_iterations=max_iterations, batch_size=batch_size, lr=lr,
+    config = DetectorConfig(arch=arch, epochs=epochs, max_iterations=max_iterations, max_minutes=max_minutes,
+                            batch_size=batch_size, lr=lr,
                             min_size=min_size, max_size=max_size, pretrained_backbone=pretrained_backbone,
                             seed=seed, device=device)
     card = run(coco_files_of(list(annotations)), out, config)
@@ -80,3 +85,29 @@ def detect(
         cls = f" {f.prediction.predicted}" if f.prediction is not None else ""
         typer.echo(f"{f.level.level:9s} score {f.detection.score:.2f}  grade {m.grade if m.grade is not None else '-'}"
                    f"  {m.shape or '-'}{' included' if m.included else ''}{cls}")
+
+
+def evaluate_detector(
+    detector: Path = typer.Argument(..., help="Folder written by `vcfnet train-detector`."),
+    annotations: list[Path] = typer.Argument(..., help="vertebrae.json files, folders holding one, or a "
+                                             "`vcfnet synth` folder: the films to evaluate on."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write every number as JSON here."),
+    operating_score: float = typer.Option(0.5, "--operating-score", min=0.0, max=1.0,
+                                          help="Score threshold for level accuracy, landmark error, kappa."),
+    device: str = typer.Option("cpu", "--device"),
+) -> None:
+    """Detection sensitivity at 0.5 FP/image (all and fractured bodies), AP, level accuracy, landmark error."""
+    from vcfnet.detect.evaluate import evaluate_detector as run
+    from vcfnet.detect.infer import Detector
+    from vcfnet.detect.train import coco_files_of
+    from vcfnet.fileio import write_json
+
+    r = run(Detector(detector, device=device, score_threshold=0.05), coco_files_of(list(annotations)),
+            operating_score=operating_score)
+    if out is not None:
+        write_json(out, r)
+    typer.echo(f"{r['images']} films, {r['bodies']} bodies ({r['fractured_bodies']} fractured)")
+    for key in ("sensitivity_at_0.5fp_all", "sensitivity_at_0.5fp_fractured", "ap50", "map50_levels",
+                "level_accuracy", "level_uncertain_share", "landmark_error_median", "genant_kappa_linear"):
+        value = r[key]
+        typer.echo(f"{key:32s} {value:.3f}" if isinstance(value, float) and value == value else f"{key:32s} -")

@@ -1,7 +1,7 @@
 """Training the vertebra detector from COCO keypoints files (``vertebrae.json``, e.g. ``vcfnet synth``'s).
 
 ``train_detector`` reads each file's images beside it (DICOM or PNG through ``vcfnet.io``), trains with
-AdamW for ``epochs`` (or ``max_iterations`` batches), and writes ``OUT/detector.safetensors`` +
+AdamW for ``epochs`` (or ``max_iterations`` batches, or ``max_minutes``), and writes ``OUT/detector.safetensors`` +
 ``OUT/detector.json`` as one folder (``model.atomicdir``). Bodies whose level the detector has no class
 for (a transitional T13 / L6) are left out of its targets. Augmentation: none yet (the sites already
 differ in the side the patient faces, contrast and noise).
@@ -36,6 +36,7 @@ class DetectorConfig:
     arch: str = ARCHS[0]
     epochs: int = 10
     max_iterations: int | None = None      # stop after this many batches (tests, timing)
+    max_minutes: float | None = None       # stop after the batch that passes this much training time
     batch_size: int = 2
     lr: float = 1e-4
     weight_decay: float = 1e-4
@@ -126,10 +127,11 @@ def train_detector(coco_files: Sequence[str | Path], out_dir: str | Path, config
     times: list[float] = []
     losses: list[float] = []
     done = 0
+    began = time.perf_counter()
     for epoch in range(config.epochs):
         order = rng.permutation(len(samples))
         for start in range(0, len(order), config.batch_size):
-            if config.max_iterations is not None and done >= config.max_iterations:
+            if _out_of_budget(config, done, time.perf_counter() - began):
                 break
             batch = [samples[i] for i in order[start:start + config.batch_size]]
             t0 = time.perf_counter()
@@ -138,6 +140,8 @@ def train_detector(coco_files: Sequence[str | Path], out_dir: str | Path, config
             losses.append(loss)
             done += 1
         log.info("epoch %d: %d batches, mean loss %.3f", epoch + 1, done, float(np.mean(losses[-len(order):])))
+        if _out_of_budget(config, done, time.perf_counter() - began):
+            break
     card = {"format": FORMAT, "arch": config.arch, "levels": list(DETECT_LEVELS),
             "keypoints": has_keypoints(config.arch), "min_size": config.min_size, "max_size": config.max_size,
             "training": {**asdict(config), "iterations": done, "images": len(samples),
@@ -146,6 +150,11 @@ def train_detector(coco_files: Sequence[str | Path], out_dir: str | Path, config
             "data": [{"file": f.name, "folder": f.parent.name, "sha256": file_sha256(f)} for f in files]}
     save_detector(out_dir, model, card)
     return card
+
+
+def _out_of_budget(config: DetectorConfig, done: int, seconds: float) -> bool:
+    return ((config.max_iterations is not None and done >= config.max_iterations)
+            or (config.max_minutes is not None and seconds >= 60 * config.max_minutes))
 
 
 def train_step(model, opt, batch: list[Sample], config: DetectorConfig) -> float:
