@@ -8,6 +8,7 @@ Public API: ``generate_study`` and ``MANIFEST`` (``vcfnet.synth.generate``), ``m
 - ``plan``     which patient, vertebra, class, level and date each image gets (deterministic per seed)
 - ``signs``    per-class radiographic signs (height loss, sclerosis, lysis, ...) with deliberate overlap
 - ``vertebra`` one vertebral body and its posterior elements; ``phantom`` the whole lateral spine film
+- ``landmarks`` every drawn body's box, level and six endplate landmarks (``vertebrae.json``, docs/DETECTION.md)
 - ``imaging``  acquisition: smoothing, noise, blur, detector response
 - ``write``    DICOM / PNG + LabelImg XML files; ``generate`` the command's driver; ``montage`` a picture
 
