@@ -272,3 +272,26 @@ def test_image_clinical_card_answers_from_the_header_and_refers(films, predictor
     assert all(t.endswith(" REFER") for t in texts)
     errors, _ = dciodvfy_report(path)
     assert errors == []
+
+
+def test_values_the_user_gave_override_the_header_as_on_the_page(films, predictor):
+    """Send to PACS writes the answer the page showed: the page's (edited) age and sex, then the header's."""
+    from vcfnet.io import read_radiograph
+    from vcfnet.model.clinical import header_values
+    from vcfnet.predict import Predictor
+
+    clinical = Predictor.from_model(predictor.model, {
+        **predictor.card, "clinical": {"design": "stacker", "encoding": ENCODING, "image_inputs": "log softmax",
+                                       "params": PARAMS, "split": "val", "n_vertebrae": 40, "n_patients": 30}})
+    film = films[0]
+    boxes, levels = boxes_of(film)
+    header = header_values(read_radiograph(film).meta)
+    other = "F" if header["sex"] == "M" else "M"
+    edited = clinical.predict(str(film), boxes, clinical={"age": header["age"], "sex": other})
+    from_header = clinical.predict(str(film), boxes, clinical=header)
+    results = analyze_file(clinical, film, boxes, levels, clinical={"sex": other})
+    for group, want, not_want in zip(items(results.sr, "125007"), edited, from_header):
+        [m] = items(group, "p-pathological")
+        value = float(m.MeasuredValueSequence[0].NumericValue)
+        assert value == pytest.approx(want.probabilities["pathological"], abs=1e-6)
+        assert value != pytest.approx(not_want.probabilities["pathological"], abs=1e-3)

@@ -84,3 +84,6 @@ def test_pacs_errors_are_clear(orthanc, film, make_client, monkeypatch):
     levels = client.post("/api/v1/pacs/send", json={"study": "1.2.3", "series": "1.2.4", "sop": "1.2.5",
                                                     "boxes": [[0, 0, 10, 10]], "levels": ["L1", "L2"]})
     assert levels.status_code == 422
+    age = client.post("/api/v1/pacs/send", json={"study": "1.2.3", "series": "1.2.4", "sop": "1.2.5",
+                                                 "boxes": [[0, 0, 10, 10]], "age": "old"})
+    assert age.status_code == 422 and "age 'old'" in age.json()["error"]["message"]

@@ -11,9 +11,10 @@ instead of piling up copies), while a retrained model writes new ones.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydicom.dataset import Dataset
@@ -69,9 +70,13 @@ def build_results(source: Dataset, pixels: np.ndarray, findings: Sequence[Findin
 
 
 def analyze_file(predictor, path: str | Path, boxes: Sequence[Box], levels: Sequence[str | None], *,
-                 gradcam: bool = False, instance_number: int = 1) -> DicomResults:
-    """Predict ``boxes`` of the DICOM radiograph at ``path`` through ``predictor`` and build its results
-    (the image+clinical model answers, from the header's age and sex, when the card has one)."""
+                 gradcam: bool = False, instance_number: int = 1,
+                 clinical: Mapping[str, Any] | None = None) -> DicomResults:
+    """Predict ``boxes`` of the DICOM radiograph at ``path`` through ``predictor`` and build its results.
+
+    When the card has an image+clinical model it answers from ``clinical`` (the values a user gave, e.g.
+    the page's age and sex fields), each missing one taken from the DICOM header's PatientAge/PatientSex,
+    as the diagnosis page's own prediction does."""
     from vcfnet.io import read_radiograph
     from vcfnet.io.radiograph import read_dicom_dataset
 
@@ -83,21 +88,22 @@ def analyze_file(predictor, path: str | Path, boxes: Sequence[Box], levels: Sequ
         if not str(header.get(keyword, "")).strip():
             raise InputError(path, f"the DICOM header has no {keyword}: results cannot reference the image",
                              field=keyword)
-    predictions = predictor.predict(radiograph, boxes, gradcam=gradcam, clinical=clinical_values(predictor, radiograph))
+    predictions = predictor.predict(radiograph, boxes, gradcam=gradcam, clinical=clinical_values(predictor, radiograph, clinical))
     findings = findings_from(predictions, levels)
     log.info("analysed one radiograph: %d box(es)", len(findings))
     return build_results(header, radiograph.pixels, findings, identity_of(predictor.card),
                          instance_number=instance_number)
 
 
-def clinical_values(predictor, radiograph) -> dict | None:
-    """Age and sex from the DICOM header for a card with an image+clinical model (as the page prefills
-    them), else None: the image model answers. Never logged."""
+def clinical_values(predictor, radiograph, given: Mapping[str, Any] | None = None) -> dict | None:
+    """For a card with an image+clinical model: the values ``given``, then the DICOM header's age and sex
+    (as the page prefills them); else None: the image model answers. Never logged."""
     if not getattr(predictor, "clinical_columns", None):
         return None
-    from vcfnet.model.clinical import header_values
+    from vcfnet.model.clinical import header_values, merge_values
 
-    return header_values(radiograph.meta) or None
+    values, _ = merge_values(dict(given or {}), header_values(radiograph.meta))
+    return values or None
 
 
 def write_results(results: DicomResults, folder: str | Path) -> list[Path]:

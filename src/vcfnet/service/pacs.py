@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 from vcfnet.errors import VcfnetError
 from vcfnet.service.auth import authorize
 from vcfnet.service.errors import ERROR_RESPONSES, APIError
+from vcfnet.service.inputs import parse_clinical
 from vcfnet.service.jobs import with_timeout
 from vcfnet.service.uploads import private_dir
 
@@ -42,6 +43,8 @@ class SendRequest(BaseModel):
     boxes: list[list[float]] = Field(min_length=1, description="[[x0, y0, x1, y1], ...] pixel edges")
     levels: list[str | None] = Field(default_factory=list, description="a level (L1, T12, ...) or null per box")
     gradcam: bool = False
+    age: str | None = Field(default=None, max_length=20, description="the page's age field (blank: the header's)")
+    sex: str | None = Field(default=None, max_length=20, description="the page's sex field, F or M (blank: the header's)")
 
 
 def _pacs(request: Request):
@@ -140,6 +143,7 @@ async def send(request: Request, body: SendRequest):
     levels = list(body.levels) or [None] * len(body.boxes)
     if len(levels) != len(body.boxes):
         raise APIError(422, f"levels: one per box ({len(body.boxes)}), got {len(levels)}")
+    given = parse_clinical(body.age, body.sex, "send")    # what the user saw and edited on the page
     pacs = _pacs(request)
 
     def work(folder):
@@ -149,7 +153,7 @@ async def send(request: Request, body: SendRequest):
         try:
             results = analyze_file(state.predictor, path, [tuple(b) for b in body.boxes],  # type: ignore[misc]
                                    [lv or None for lv in levels],
-                                   gradcam=body.gradcam)
+                                   gradcam=body.gradcam, clinical=given)
         except VcfnetError as exc:
             raise VcfnetError(str(exc).replace(str(path), "PACS image")) from None
         pacs.store(results.datasets)

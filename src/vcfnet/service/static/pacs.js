@@ -122,7 +122,9 @@
   async function send() {
     const boxes = st.predicted.image.boxes.map((b) => b.box.map(Number));
     const body = { study: st.current.study, series: st.current.series, sop: st.current.sop, boxes,
-                   levels: boxes.map(levelOf), gradcam: $("gradcam") ? $("gradcam").checked : false };
+                   levels: boxes.map(levelOf), gradcam: $("gradcam") ? $("gradcam").checked : false,
+                   // the age and sex the page's answer used (prefilled from the header, maybe edited)
+                   age: $("age") ? $("age").value.trim() : "", sex: $("sex") ? $("sex").value : "" };
     status("Sending the SR and overlays to the PACS…");
     $("pacs-send").disabled = true;
     try {
