@@ -47,7 +47,6 @@ def test_train_then_detect_writes_boxes_levels_and_morphometry(trained, capsys):
     assert len(rows) == len(bodies) and rows[0]["seen_level"] == bodies[0]["seen_level"]
 
 
-@pytest.mark.slow
 def test_evaluate_detector_writes_every_number(trained, capsys):
     metrics = trained / "detection.json"
     assert main(["evaluate-detector", str(trained / "detector"), str(trained / "study" / "site4-external"),

@@ -110,4 +110,4 @@ def evaluate_detector(
     for key in ("sensitivity_at_0.5fp_all", "sensitivity_at_0.5fp_fractured", "ap50", "map50_levels",
                 "level_accuracy", "level_uncertain_share", "landmark_error_median", "genant_kappa_linear"):
         value = r[key]
-        typer.echo(f"{key:32s} {value:.3f}" if isinstance(value, float) and value == value else f"{key:32s} -")
+        typer.echo(f"{key:32s} {value:.3f}" if value is not None else f"{key:32s} -")

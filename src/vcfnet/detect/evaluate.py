@@ -19,12 +19,14 @@ from vcfnet.detect.coco import read_coco
 from vcfnet.detect.levels import UNCERTAIN, assign_levels
 from vcfnet.detect.model import DETECT_LEVELS
 from vcfnet.detect.morphometry import measure_spine
+from vcfnet.stats._common import jsonable
 from vcfnet.stats.agreement import weighted_kappa
 from vcfnet.stats.detection import froc_curve, match_pairs, mean_average_precision, sensitivity_at_fp
 
 
 def evaluate_detector(detector: Any, coco_files: list[Path], *, operating_score: float = 0.5) -> dict[str, Any]:
-    """Numbers of ``detector`` on the films of ``coco_files`` (see the module docstring)."""
+    """Numbers of ``detector`` on the films of ``coco_files`` (see the module docstring); an undefined
+    number (nothing matched) is None."""
     from vcfnet.io import read_radiograph
 
     gts, gt_levels, fractured, dets, det_levels, scores = [], [], [], [], [], []
@@ -50,7 +52,7 @@ def evaluate_detector(detector: Any, coco_files: list[Path], *, operating_score:
     out["ap50"] = mean_average_precision(gts, agnostic, dets, [["body"] * len(d) for d in dets], scores)[0]
     out["map50_levels"] = mean_average_precision(gts, gt_levels, dets, det_levels, scores)[0]
     out.update(_per_body(pairs))
-    return out
+    return jsonable(out)                     # NaN (undefined) -> None: strict JSON
 
 
 def _pairs(im, bodies, found) -> list[dict[str, Any]]:
