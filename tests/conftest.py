@@ -37,3 +37,22 @@ def dicom_dir(shared_data) -> Path:
 def sample_crops(shared_data) -> Path:
     """The 15 real crops in the original authors' folder layout (``train/{Acute,Chronic,Pathologic}``)."""
     return _require(shared_data / "vcfnet-samples")
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium driven by Playwright (browser downloads fail here); skips without it, fails under CI."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{CHROMIUM} is missing under CI")
+        pytest.skip(f"{CHROMIUM} not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM),
+                              args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield b
+        b.close()
