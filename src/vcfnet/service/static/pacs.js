@@ -8,26 +8,12 @@
 (() => {
   "use strict";
   const $ = (id) => document.getElementById(id);
-  const page = document.body.dataset;
   const st = { current: null, predicted: null, annotated: [], opening: false };
 
-  function headers(json) {
-    const h = {};
-    if (page.csrf) h["X-CSRF-Token"] = page.csrf;
-    const t = $("token");
-    if (t && t.value.trim()) h.Authorization = "Bearer " + t.value.trim();
-    if (json) h["Content-Type"] = "application/json";
-    return h;
-  }
   const nativeFetch = window.fetch.bind(window);
-  async function call(path, init) {
-    const res = await nativeFetch(path, { credentials: "same-origin", ...init, headers: headers(init && init.body) });
-    if (!res.ok) {
-      let msg = res.status + " " + res.statusText;
-      try { const e = await res.json(); if (e.error) msg = e.error.message; } catch (_) { /* not JSON */ }
-      throw new Error(msg);
-    }
-    return res;
+  // the service's API with the page's credentials (viewer-core.js, loaded before this script)
+  function call(path, init = {}) {
+    return VcfViewer.api(path, { ...init, headers: init.body ? { "Content-Type": "application/json" } : {} });
   }
   function status(text, error) {
     const el = $("pacs-status");
@@ -37,12 +23,7 @@
   function guard(fn) {
     return async (...args) => { try { await fn(...args); } catch (e) { status(e.message, true); } };
   }
-  function el(tag, cls, text) {
-    const e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text != null) e.textContent = text;
-    return e;
-  }
+  const el = VcfViewer.el;
 
   // ---- what the page classified: observed, never changed ------------------------------------------
   window.fetch = async (input, init) => {

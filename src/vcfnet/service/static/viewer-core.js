@@ -145,5 +145,19 @@
     }
     return div;
   }
-  window.VcfViewer = { create, resultCard, COLORS, el };
+  // ---- the service's API with the page's credentials; an error answer becomes one message -----------
+  async function api(path, init = {}) {
+    const headers = { ...(init.headers || {}) };
+    const page = document.body.dataset, token = document.getElementById("token");
+    if (page.csrf) headers["X-CSRF-Token"] = page.csrf;
+    if (token && token.value.trim()) headers.Authorization = "Bearer " + token.value.trim();
+    const res = await fetch(path, { credentials: "same-origin", ...init, headers });
+    if (!res.ok) {
+      let msg = res.status + " " + res.statusText;
+      try { const e = await res.json(); if (e.error) msg = e.error.message; } catch (_) { /* not JSON */ }
+      throw new Error(msg);
+    }
+    return res;
+  }
+  window.VcfViewer = { create, resultCard, COLORS, el, api };
 })();

@@ -4,7 +4,6 @@
 (() => {
   "use strict";
   const $ = (id) => document.getElementById(id);
-  const page = document.body.dataset;
   const COLORS = VcfViewer.COLORS;
   const DRAW_COLOR = "#F0E442";
   const canvas = $("canvas");
@@ -16,23 +15,8 @@
   const st = { file: null, boxes: [], results: null, drag: null };
 
   // ---- talking to the API -------------------------------------------------------------------
-  function authHeaders() {
-    const h = {};
-    if (page.csrf) h["X-CSRF-Token"] = page.csrf;
-    const t = $("token");
-    if (t && t.value.trim()) h.Authorization = "Bearer " + t.value.trim();
-    return h;
-  }
-  async function post(path, body, json) {
-    const headers = authHeaders();
-    if (json) headers["Content-Type"] = "application/json";
-    const res = await fetch(path, { method: "POST", headers, body, credentials: "same-origin" });
-    if (!res.ok) {
-      let msg = res.status + " " + res.statusText;
-      try { const e = await res.json(); if (e.error) msg = e.error.message; } catch (_) { /* not JSON */ }
-      throw new Error(msg);
-    }
-    return res;
+  function post(path, body, json) {
+    return VcfViewer.api(path, { method: "POST", body, headers: json ? { "Content-Type": "application/json" } : {} });
   }
   function setStatus(text, error) {
     const el = $("status");
