@@ -6,6 +6,12 @@ the two raters' marginals and the disagreement weights ``W``: ``|i - j|`` (linea
 both ratings). Equal to scikit-learn's ``cohen_kappa_score(y1, y2, weights=...)``. The interval is a
 percentile bootstrap, of cases or, with ``groups``, of whole groups (patients: one film holds several
 vertebrae); replicates where kappa is undefined (one category only) are dropped and counted.
+
+Bland-Altman agreement of two measurements of one quantity (:func:`bland_altman`): the bias is the mean
+difference ``d = a - b``, the 95 % limits of agreement are ``bias -/+ z * s`` (``s`` the standard deviation
+of ``d``, ``z`` = 1.96 for alpha 0.05), and their ``1 - alpha`` intervals are Bland and Altman's (Lancet
+1986; Stat Methods Med Res 1999): ``bias +/- t * s / sqrt(n)`` and ``limit +/- t * s * sqrt(3 / n)``, ``t``
+the ``1 - alpha / 2`` quantile of Student's t with ``n - 1`` degrees of freedom.
 """
 from __future__ import annotations
 
@@ -30,6 +36,52 @@ class KappaResult(ResultMixin):
     n_boot: int
     n_undefined: int
     alpha: float = 0.05
+
+
+@dataclass(frozen=True)
+class BlandAltmanResult(ResultMixin):
+    """Bias (mean of ``a - b``), its SD, the limits of agreement and their intervals; ``n`` pairs."""
+    bias: float
+    bias_ci_low: float
+    bias_ci_high: float
+    sd: float
+    loa_low: float
+    loa_low_ci_low: float
+    loa_low_ci_high: float
+    loa_high: float
+    loa_high_ci_low: float
+    loa_high_ci_high: float
+    n: int
+    alpha: float = 0.05
+
+
+def bland_altman(a, b, *, alpha: float = 0.05) -> BlandAltmanResult:
+    """Bland-Altman bias and limits of agreement of paired measurements ``a``, ``b`` (NaN pairs dropped;
+    NaN results with a warning below two pairs).
+
+    >>> r = bland_altman([1.0, 2.0, 3.0, 4.0], [1.0, 1.0, 2.0, 3.0])
+    >>> round(r.bias, 3), round(r.sd, 3), round(r.loa_low, 3), round(r.loa_high, 3)
+    (0.75, 0.5, -0.23, 1.73)
+    """
+    from scipy.stats import norm, t
+
+    alpha = check_alpha(alpha)
+    x, y = np.asarray(a, dtype=float).reshape(-1), np.asarray(b, dtype=float).reshape(-1)
+    if x.shape != y.shape:
+        raise ValueError(f"a and b need one value each per case; got {x.size} and {y.size}")
+    d = (x - y)[np.isfinite(x) & np.isfinite(y)]
+    n = int(d.size)
+    if n < 2:
+        warn_undefined(f"Bland-Altman limits undefined: {n} pair(s) with both measurements")
+        nan = float("nan")
+        return BlandAltmanResult(float(d.mean()) if n else nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, n, alpha)
+    bias, sd = float(d.mean()), float(d.std(ddof=1))
+    z, q = float(norm.ppf(1 - alpha / 2)), float(t.ppf(1 - alpha / 2, n - 1))
+    se_bias, se_loa = sd / float(np.sqrt(n)), sd * float(np.sqrt(3.0 / n))
+    low, high = bias - z * sd, bias + z * sd
+    return BlandAltmanResult(bias, bias - q * se_bias, bias + q * se_bias, sd,
+                             low, low - q * se_loa, low + q * se_loa, high, high - q * se_loa, high + q * se_loa,
+                             n, alpha)
 
 
 def weighted_kappa(y1, y2, *, weights: str | None = "linear", labels: Sequence | None = None) -> float:
