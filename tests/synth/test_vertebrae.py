@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,16 +15,17 @@ from vcfnet.detect.coco import FILENAME, read_coco
 from vcfnet.io import read_voc
 from vcfnet.synth.generate import generate_study
 from vcfnet.synth.imaging import sample
-from vcfnet.synth.landmarks import image_points
+from vcfnet.synth.landmarks import LEVELS, image_points
 from vcfnet.synth.signs import sample_signs
 from vcfnet.synth.sites import SITES, SOURCES
 from vcfnet.synth.vertebra import Vertebra, render_vertebra, texture_bank
 
 # SHA-256 over every image's PixelData and every XML's bytes of generate_study(scale=0.004, seed=7,
-# fmt="dicom", resolution=0.1), measured on the generator before the ground truth was added (commit
-# 9372029). The lead's full-study measurements depend on these pixels: if a change to the generator
-# is meant to change them, say so in its commit and update this digest.
-PIXELS_BEFORE_GROUND_TRUTH = "4992f060693bbac289402ea1aa668cc203fccb0c28b339ccbbd7d468dc876a38"
+# fmt="dicom", resolution=0.1). First measured before the ground truth was added (commit 9372029);
+# re-measured when transitional vertebrae came in (only the L6 film, s1-000015, changed). The lead's
+# full-study measurements depend on these pixels: if a change to the generator is meant to change
+# them, say so in its commit and update this digest.
+PIXELS = "a10e63b28b5a0603bc105baae5498598d7af8b112a51a244f38970d4add9aff5"
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +35,7 @@ def study(tmp_path_factory) -> Path:
     return out
 
 
-def test_pixels_and_labelimg_files_are_unchanged_by_the_ground_truth(study):
+def test_pixels_and_labelimg_files_are_pinned(study):
     lines = []
     for p in sorted(study.glob("*/*")):
         if p.suffix == ".dcm":
@@ -41,7 +43,7 @@ def test_pixels_and_labelimg_files_are_unchanged_by_the_ground_truth(study):
         elif p.suffix == ".xml":
             lines.append(f"{p.relative_to(study).as_posix()} {hashlib.sha256(p.read_bytes()).hexdigest()}")
     assert len(lines) == 72
-    assert hashlib.sha256("\n".join(lines).encode()).hexdigest() == PIXELS_BEFORE_GROUND_TRUTH
+    assert hashlib.sha256("\n".join(lines).encode()).hexdigest() == PIXELS
 
 
 def test_every_source_lists_every_body_and_the_manifest_names_the_file(study):
@@ -54,7 +56,7 @@ def test_every_source_lists_every_body_and_the_manifest_names_the_file(study):
         for im in images:
             levels = [vb.level for vb in im.vertebrae]
             # top to bottom in the order drawn; S1 (the counting anchor) always in the field
-            assert levels == [lv for lv in ("T10", "T11", "T12", "L1", "L2", "L3", "L4", "L5", "S1") if lv in levels]
+            assert levels == [lv for lv in LEVELS if lv in levels]
             assert {"T12", "L1", "L2", "L3", "L4", "L5", "S1"} <= set(levels)
             for vb in im.vertebrae:
                 x0, y0, x1, y1 = vb.box
@@ -129,3 +131,47 @@ def test_morphometry_of_the_ground_truth_separates_fractured_from_intact_bodies(
     assert len(included[True]) >= 45 and len(included[False]) >= 200
     assert np.mean(included[True]) >= 0.85
     assert np.mean(included[False]) <= 0.03
+
+
+def test_a_transitional_body_is_annotated_with_its_true_level_and_counted_in_the_manifest(study):
+    """The plan's own anomaly stream gives this study one film with a sixth lumbar body (s1-000015)."""
+    manifest = json.loads((study / "manifest.json").read_text())
+    assert manifest["counts"]["anomalies"] == {"L6": 1, "T13": 0}
+    found = {}
+    for f in sorted(study.glob(f"*/{FILENAME}")):
+        for im in read_coco(f):
+            extra = {vb.level for vb in im.vertebrae} & {"L6", "T13"}
+            if extra:
+                found[im.file_name] = [vb.level for vb in im.vertebrae]
+    assert list(found) == ["s1-000015.dcm"]
+    levels = found["s1-000015.dcm"]
+    assert levels[-3:] == ["L5", "L6", "S1"] and {"L1", "L2", "L3", "L4"} <= set(levels)
+
+
+@pytest.mark.parametrize("anomaly,between", [("T13", ("T12", "L1")), ("L6", ("L5", "S1"))])
+def test_transitional_body_lies_between_its_neighbours_with_landmarks_on_it(anomaly, between):
+    from vcfnet.synth.phantom import render_patient
+
+    ph = render_patient(np.random.default_rng(11), SITES["site1"], [], age=70, sex="F", resolution=0.2,
+                        anomaly=anomaly)
+    by = {t.level: t for t in ph.vertebrae}
+    assert {"T12", "L1", "L5", "S1", anomaly} <= set(by)
+    above, below = (by[lv] for lv in between)
+    body = by[anomaly]
+    centre = float(np.mean([p[1] for p in body.points]))
+    assert max(p[1] for p in above.points) < centre < min(p[1] for p in below.points)
+    x0, y0, x1, y1 = body.box
+    assert all(x0 - 1 <= x <= x1 + 1 and y0 - 1 <= y <= y1 + 1 for x, y in body.points)
+    pts = np.array(body.points)
+    heights = np.hypot(*(pts[3:] - pts[:3]).T) * ph.spacing     # anterior, middle, posterior height, mm
+    assert np.all((18.0 < heights) & (heights < 30.0)), heights
+
+
+def test_the_anomaly_draw_moves_no_other_draw_of_the_plan(monkeypatch):
+    from vcfnet.synth import plan
+
+    with_anomalies = plan.plan_study(3, 0.01)
+    monkeypatch.setattr(plan, "ANOMALY_RATES", {"L6": 0.0, "T13": 0.0})
+    without = plan.plan_study(3, 0.01)
+    assert any(s.anomaly for s in with_anomalies) or len(with_anomalies) > 30
+    assert [replace(s, anomaly=None) for s in with_anomalies] == without

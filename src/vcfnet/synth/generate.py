@@ -25,7 +25,7 @@ from vcfnet.detect.coco import ImageAnnotations, VertebraAnnotation, write_coco
 from vcfnet.errors import VcfnetError
 from vcfnet.fileio import atomic_open, write_json
 from vcfnet.labels import CLASSES
-from vcfnet.synth.plan import ImageSpec, image_rng, plan_study
+from vcfnet.synth.plan import ANOMALY_RATES, ImageSpec, image_rng, plan_study
 from vcfnet.synth.sites import SITES, SOURCES
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ def make_image(task) -> tuple[str, ImageAnnotations]:
     out, spec, seed, fmt, resolution, uid_seed = task
     site = SITES[spec.site]
     ph = render_patient(image_rng(seed, spec.key), site, spec.fractures, age=spec.age, sex=spec.sex,
-                        resolution=resolution)
+                        resolution=resolution, anomaly=spec.anomaly)
     folder = Path(out) / spec.source
     image_name = f"{spec.name}.{'dcm' if fmt == 'dicom' else 'png'}"
     if fmt == "dicom":
@@ -174,6 +174,8 @@ def _manifest(specs: list[ImageSpec], *, seed: int, scale: float, fmt: str, reso
         "counts": {
             "images": len(specs), "patients": len(specs),
             "vertebrae": sum(len(s.fractures) for s in specs),
+            # films with a transitional body (an enumeration anomaly), by its level: vertebrae.json names it
+            "anomalies": {lv: sum(s.anomaly == lv for s in specs) for lv in ANOMALY_RATES},
             "by_cohort": {c: {k: n[k] for k in CLASSES} for c, n in by_cohort.items()},
             "by_source": {p: {"images": images[p], **{k: n[k] for k in CLASSES}} for p, n in by_source.items()},
         },

@@ -19,8 +19,9 @@ from vcfnet.synth.vertebra import Outline, Vertebra, endplate_curves, wall_curve
 __all__ = ["KEYPOINTS", "LEVELS", "VertebraTruth", "truth"]
 
 CORNER_INSET_MM = 1.5
-#: the levels written to the annotations: the bodies the detector learns, and S1, the counting anchor
-LEVELS = ("T10", "T11", "T12", "L1", "L2", "L3", "L4", "L5", "S1")
+#: the levels written to the annotations, top to bottom: the bodies the detector learns, S1 (the counting
+#: anchor) and the transitional T13 and L6 of an enumeration anomaly (``phantom.TRANSITIONAL``)
+LEVELS = ("T10", "T11", "T12", "T13", "L1", "L2", "L3", "L4", "L5", "L6", "S1")
 
 
 @dataclass(frozen=True)

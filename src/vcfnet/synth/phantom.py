@@ -26,6 +26,27 @@ ANATOMY: dict[str, tuple[float, float, float, float, float]] = {
     "L4": (27.0, 40.0, 10.5, 10.0, 1.5), "L5": (25.5, 40.0, 10.0, 18.0, 4.0),
     "S1": (28.0, 42.0, 1.5, 36.0, 2.0), "S2": (24.0, 34.0, 1.0, 44.0, 0.0),
 }
+#: Transitional bodies of an enumeration anomaly, and the level each follows: a T13 (a thoracic-looking
+#: body with a 13th rib pair, between T12 and L1) and an L6 (a sixth lumbar body, a lumbarised S1).
+TRANSITIONAL: dict[str, tuple[str, tuple[float, float, float, float, float]]] = {
+    "T13": ("T12", (24.0, 33.5, 7.0, -8.0, -0.5)),
+    "L6": ("L5", (25.0, 40.0, 7.5, 27.0, 3.0)),
+}
+
+
+def anatomy(anomaly: str | None = None) -> dict[str, tuple[float, float, float, float, float]]:
+    """The levels of one spine, top to bottom, with their anatomy (``ANATOMY`` plus a transitional body)."""
+    if anomaly is None:
+        return ANATOMY
+    if anomaly not in TRANSITIONAL:
+        raise ValueError(f"unknown anomaly '{anomaly}' (expected one of {', '.join(TRANSITIONAL)})")
+    after, row = TRANSITIONAL[anomaly]
+    out: dict[str, tuple[float, float, float, float, float]] = {}
+    for level, values in ANATOMY.items():
+        out[level] = values
+        if level == after:
+            out[anomaly] = row
+    return out
 
 
 @dataclass
@@ -38,15 +59,16 @@ class Phantom:
 
 
 def render_patient(rng: np.random.Generator, site: SiteProfile, fractures, *, age: int, sex: str,
-                   resolution: float = 1.0) -> Phantom:
+                   resolution: float = 1.0, anomaly: str | None = None) -> Phantom:
     """Render one patient's lateral lumbar radiograph at ``site``.
 
     ``fractures``: iterable of objects with ``.level`` and ``.label`` (``synth_plan.Fracture``).
+    ``anomaly``: "T13" or "L6" adds that transitional body (``TRANSITIONAL``), None a normal count.
     """
     s = site.spacing(resolution)
     shape = site.shape(resolution)
     fractured = {f.level: f.label for f in fractures}
-    spine = _lay_out_spine(rng, site, fractured, age=age, sex=sex)
+    spine = _lay_out_spine(rng, site, fractured, age=age, sex=sex, anomaly=anomaly)
     mu = _background(rng, shape, s, spine, site.bone_gain)
     boxes, truths = [], []
     bank = texture_bank(rng)
@@ -71,8 +93,9 @@ def render_patient(rng: np.random.Generator, site: SiteProfile, fractures, *, ag
 
 
 def _lay_out_spine(rng: np.random.Generator, site: SiteProfile, fractured: dict[str, str], *,
-                   age: int, sex: str) -> list[Vertebra]:
-    """Vertebrae T10..S2 stacked along the lordosis, fractures wedging the column."""
+                   age: int, sex: str, anomaly: str | None = None) -> list[Vertebra]:
+    """Vertebrae T10..S2 stacked along the lordosis, fractures wedging the column; a transitional body
+    moves the stack up by its own height, so that the sacrum stays in the field."""
     size = rng.normal(1.0, 0.05) * (1.05 if sex == "M" else 1.0)
     lordosis = rng.uniform(0.6, 1.35)
     discs = rng.uniform(0.55, 1.0)
@@ -81,7 +104,7 @@ def _lay_out_spine(rng: np.random.Generator, site: SiteProfile, fractured: dict[
     degen = np.clip((age - 45) / 50, 0, 1)
     spine, bend = [], 0.0
     prev = None
-    for level, (h, d, disc, ang, exc) in ANATOMY.items():
+    for level, (h, d, disc, ang, exc) in anatomy(anomaly).items():
         label = fractured.get(level)
         vb = Vertebra(level=level, cx=0.0, cy=0.0, angle=np.deg2rad(ang * lordosis) + bend,
                       height=h * size, depth=d * size, excess=exc * size,
@@ -101,6 +124,9 @@ def _lay_out_spine(rng: np.random.Generator, site: SiteProfile, fractured: dict[
     t12 = next(v for v in spine if v.level == "T12")
     dx = site.fov_mm[1] * rng.uniform(0.36, 0.44) - l3.cx
     dy = rng.uniform(40, 75) + t12.height / 2 - t12.cy
+    if anomaly is not None:
+        h, _, disc, _, _ = TRANSITIONAL[anomaly][1]
+        dy -= (h + disc * discs) * size
     for vb in spine:
         vb.cx += dx
         vb.cy += dy
@@ -160,8 +186,8 @@ def _soft_tissue(rng: np.random.Generator, shape: tuple[int, int], s: float, spi
     # the clutter of everything else the beam crosses (bowel contents, fat planes, vessels)
     mu += 0.015 * smooth_noise(rng, shape, 6.0 / s, smooth=1.0)
     # psoas: a fusiform muscle shadow over the bodies from T12 down, widening towards L4-L5
-    t12 = next(v for v in spine if v.level == "T12")
-    down = np.clip((y - t12.cy) / max(spine[7].cy - t12.cy, 1.0), 0, 1.3)[:, None]
+    t12, l5 = (next(v for v in spine if v.level == lv) for lv in ("T12", "L5"))
+    down = np.clip((y - t12.cy) / max(l5.cy - t12.cy, 1.0), 0, 1.3)[:, None]
     width = (8 + 22 * np.sin(np.pi * np.clip(down / 1.3, 0, 1)))
     centre = (spine_x - rng.uniform(0, 12))[:, None]
     mu += (rng.uniform(0.06, 0.14) * np.clip(1 - ((x[None, :] - centre) / width) ** 2, 0, 1)
@@ -170,13 +196,13 @@ def _soft_tissue(rng: np.random.Generator, shape: tuple[int, int], s: float, spi
 
 
 def _ribs_and_pelvis(rng: np.random.Generator, mu: np.ndarray, s: float, spine: list[Vertebra]):
-    """The 11th and 12th ribs crossing T11-L1 and the iliac crest over L4-L5."""
+    """The 11th and 12th ribs crossing T11-L1 (and a 13th pair at a T13) and the iliac crest over L4-L5."""
     rows, cols = mu.shape
     yy = ((np.arange(rows, dtype=np.float32) + 0.5) * s)[:, None]
     xx = ((np.arange(cols, dtype=np.float32) + 0.5) * s)[None, :]
     by = {v.level: v for v in spine}
-    for lv in ("T11", "T12", "L1"):
-        if rng.random() < 0.25:
+    for lv in ("T11", "T12", "T13", "L1") if "T13" in by else ("T11", "T12", "L1"):
+        if lv != "T13" and rng.random() < 0.25:
             continue
         v = by[lv]
         r = rng.uniform(150, 260)
@@ -198,10 +224,11 @@ def _ribs_and_pelvis(rng: np.random.Generator, mu: np.ndarray, s: float, spine: 
 def _bowel_gas(rng: np.random.Generator, mu: np.ndarray, s: float, spine: list[Vertebra]):
     """Dark, mottled gas blobs in front of the spine (some over the bodies); aortic calcification."""
     rows, cols = mu.shape
-    front = min(v.cx - v.depth / 2 for v in spine[:8])
+    by = {v.level: v for v in spine}
+    front = min(v.cx - v.depth / 2 for v in spine if not v.level.startswith("S"))
     for _ in range(int(rng.integers(4, 12))):
         ry, rx = rng.uniform(8, 26, size=2)
-        cy = rng.uniform(spine[1].cy, spine[8].cy)
+        cy = rng.uniform(by["T11"].cy, by["S1"].cy)
         cx = front + rng.uniform(-100, 30)
         r = max(ry, rx)                               # the blob turns: its window must hold any angle
         y0, y1 = max(0, int((cy - r) / s)), min(rows, int((cy + r) / s) + 1)
@@ -213,7 +240,7 @@ def _bowel_gas(rng: np.random.Generator, mu: np.ndarray, s: float, spine: list[V
         blob = soft_ellipse(yy, xx, cy, cx, ry, rx, rng.uniform(0, np.pi))
         mottle = 0.55 + 0.45 * np.clip(smooth_noise(rng, blob.shape, 4.0 / s, smooth=1.0), -1, 1)
         mu[y0:y1, x0:x1] -= rng.uniform(0.08, 0.45) * blob * mottle
-    for vb in spine[3:8]:
+    for vb in (v for v in spine if v.level.startswith("L")):
         if rng.random() < 0.35:
             cy, cx = vb.cy + rng.uniform(-10, 10), vb.cx - vb.depth / 2 - rng.uniform(6, 14)
             y0, x0 = int((cy - 3) / s), int((cx - 2) / s)

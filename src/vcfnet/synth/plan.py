@@ -19,6 +19,10 @@ LEVEL_WEIGHTS = np.array([0.26, 0.30, 0.18, 0.12, 0.08, 0.06])
 #: Fractured vertebrae per patient: 1, 2 or 3 (mean ~1.4, as 2609 vertebrae in 1904 patients).
 GROUP_SIZES = (1, 2, 3)
 GROUP_WEIGHTS = np.array([0.70, 0.23, 0.07])
+#: Enumeration anomalies (transitional vertebrae): the share of films with a sixth lumbar body (L6,
+#: a lumbarised S1) and with a 13th thoracic body (T13, carrying a 13th rib pair) between T12 and L1.
+#: Studies of lateral and whole-spine films find an anomalous count in several per cent of patients.
+ANOMALY_RATES: dict[str, float] = {"L6": 0.025, "T13": 0.015}
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,7 @@ class ImageSpec:
     age: int
     sex: str            # "F" | "M"
     fractures: tuple[Fracture, ...]
+    anomaly: str | None = None   # an extra, transitional body: "L6" or "T13" (``ANOMALY_RATES``)
 
 
 def image_rng(seed: int, key: tuple[int, ...]) -> np.random.Generator:
@@ -53,6 +58,8 @@ def image_rng(seed: int, key: tuple[int, ...]) -> np.random.Generator:
 def plan_study(seed: int, scale: float) -> list[ImageSpec]:
     """All images of the study, source by source, in a fixed order."""
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0]))
+    # a stream of its own: the anomaly decision moves no other draw of the plan or of any image
+    anomalies = np.random.default_rng(np.random.SeedSequence([int(seed), 2]))
     ids = _unique_numbers(rng, 10 ** 7, 10 ** 8, _estimate_patients(scale) * 2)
     specs: list[ImageSpec] = []
     per_site: dict[str, int] = {}
@@ -61,8 +68,18 @@ def plan_study(seed: int, scale: float) -> list[ImageSpec]:
             n = per_site.get(spec.site, 0) + 1
             per_site[spec.site] = n
             specs.append(_identity(rng, spec, (s_index, i), n, fractures, ids[len(specs)],
-                                   len(specs) + 1))
+                                   len(specs) + 1, _anomaly(anomalies)))
     return specs
+
+
+def _anomaly(rng: np.random.Generator) -> str | None:
+    """One draw per image: "L6", "T13" or None (``ANOMALY_RATES``)."""
+    r, edge = rng.random(), 0.0
+    for level, rate in ANOMALY_RATES.items():
+        edge += rate
+        if r < edge:
+            return level
+    return None
 
 
 def _estimate_patients(scale: float) -> int:
@@ -94,7 +111,8 @@ def _group_fractures(rng: np.random.Generator, spec: SourceSpec, scale: float) -
 
 
 def _identity(rng: np.random.Generator, spec: SourceSpec, key: tuple[int, int], site_n: int,
-              fractures: tuple[Fracture, ...], id_number: int, patient_n: int) -> ImageSpec:
+              fractures: tuple[Fracture, ...], id_number: int, patient_n: int,
+              anomaly: str | None = None) -> ImageSpec:
     """Age, sex, dates and made-up identifiers of one patient.
 
     Age and sex depend on the patient's fractures, in the shape the literature describes (docs/CLINICAL.md):
@@ -121,4 +139,4 @@ def _identity(rng: np.random.Generator, spec: SourceSpec, key: tuple[int, int], 
         source=spec.path, site=spec.site, cohort=spec.cohort, name=f"s{site_number}-{site_n:06d}",
         key=key, patient_name=f"SYNTH^Patient{patient_n}", patient_id=f"SYN{id_number:08d}",
         accession=f"ACC{int(rng.integers(10 ** 8, 10 ** 9)):09d}", birth_date=birth.strftime("%Y%m%d"),
-        exam_date=exam.strftime("%Y%m%d"), age=age, sex=sex, fractures=fractures)
+        exam_date=exam.strftime("%Y%m%d"), age=age, sex=sex, fractures=fractures, anomaly=anomaly)
