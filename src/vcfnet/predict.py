@@ -5,6 +5,9 @@
     >>> r.probabilities, r.predicted                               # {'acute': 0.81, ...}, 'acute'
     >>> rgb = r.overlay()                                          # heatmap over the box region
     >>> table = p.predict_study("study")                           # the predictions table
+    >>> p = Predictor("run/best", detector="detector")            # + a detector (`vcfnet train-detector`)
+    >>> bodies = p.predict("film.dcm")                             # no boxes: every body found and measured
+    >>> [(b.level.level, b.morphometry.grade, b.predicted) for b in bodies if b.classified]
 
 Pixels reach the model exactly as in training: ``vcfnet.preprocess.crop_roi`` with the checkpoint's
 input size and crop margin, then the engine's ``predict_proba`` / ``predict_logits`` (the one inference
@@ -16,6 +19,14 @@ Probabilities: ``softmax(logits)``, or ``softmax(logits / T)`` when the model ca
 When the card holds an image+clinical stacker and clinical values are given (``clinical=``), the
 stacker answers; every answer carries ``refer`` and its reason (``vcfnet.model.answer``).
 
+Without boxes, a Predictor holding a detector runs ``vcfnet.detect.pipeline.detect_and_classify``: every
+body the detector finds, top to bottom, as a ``BoxPrediction`` with its ``detection`` (score, the level it
+looks like, six landmarks), ``level`` (counted from S1, or "uncertain" with the reason) and ``morphometry``
+(heights, reductions, Genant grade, shape, the study's inclusion rule); the bodies meeting that rule (or
+all, ``classify="all"``; none, ``"none"``) are classified exactly as boxes given by hand, the others are
+measured only (``classified`` False, no probabilities, ``refer_reason`` says why). Without a detector, no
+boxes means the whole image is one ready crop, as before.
+
 Threads: plain predictions run under ``torch.inference_mode`` on a model in eval mode and need no
 lock. Grad-CAM needs gradients and hooks; it runs on a private copy of the model under a lock (see
 ``vcfnet.gradcam``), so one Predictor can serve a multi-threaded web server.
@@ -26,16 +37,18 @@ import logging
 import math
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from vcfnet.errors import VcfnetError
-from vcfnet.gradcam import DEFAULT_COLORMAP, overlay_heatmap
-from vcfnet.io.annotations import coords_problem
+from vcfnet.predict_inputs import Box, check_box, load_pixels
+from vcfnet.predict_outputs import BoxPrediction
 from vcfnet.preprocess import box_with_margin, crop_roi
+
+__all__ = ["IMAGE_COLUMNS", "PREDICTION_COLUMNS", "Box", "BoxPrediction", "Predictor", "check_box", "load_pixels",
+           "predictions_table"]
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,7 +59,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Box = tuple[float, float, float, float]
 #: Columns of the predictions table (DESIGN.md), then the study-design columns kept beside them.
 PREDICTION_COLUMNS: tuple[str, ...] = ("roi_id", "cohort", "site", "patient_id", "label", "p_acute",
                                        "p_chronic", "p_pathological", "predicted", "split",
@@ -54,52 +66,6 @@ PREDICTION_COLUMNS: tuple[str, ...] = ("roi_id", "cohort", "site", "patient_id",
 #: Added when the image+clinical model answered: the image model's own answer on the same rows.
 IMAGE_COLUMNS: tuple[str, ...] = ("image_p_acute", "image_p_chronic", "image_p_pathological",
                                   "image_predicted", "image_refer")
-
-
-@dataclass
-class BoxPrediction:
-    """The model's answer for one box.
-
-    ``box`` is the box as given (the whole image when none was given); ``window`` the integer crop
-    window actually cut from the radiograph (box grown by the checkpoint's margin, clipped);
-    ``heatmap`` a Grad-CAM map (S, S) float32 in [0, 1] over that window, for the predicted class
-    (S = the network's input size; ``overlay`` stretches it onto the window).
-    """
-
-    box: Box
-    probabilities: dict[str, float]
-    predicted: str
-    heatmap: np.ndarray | None = None
-    window: tuple[int, int, int, int] = (0, 0, 0, 0)
-    pixels: np.ndarray | None = field(default=None, repr=False, compare=False)
-    refer: bool = False
-    refer_reason: str = ""
-    model: str = "image"                       # "image" or "image+clinical"
-    image_probabilities: dict[str, float] = field(default_factory=dict)
-    clinical_notes: list[str] = field(default_factory=list)
-
-    def overlay(self, pixels: np.ndarray | None = None, *, alpha: float = 0.45,
-                colormap: str = DEFAULT_COLORMAP, full_image: bool = False) -> np.ndarray:
-        """The heatmap blended over the box region of the radiograph: (h, w, 3) uint8 RGB.
-
-        ``pixels`` defaults to the radiograph this prediction was made on; ``full_image=True`` returns
-        the whole radiograph with the heatmap inside the crop window.
-        """
-        if self.heatmap is None:
-            raise VcfnetError("this prediction has no heatmap; call predict(..., gradcam=True)")
-        pixels = self.pixels if pixels is None else pixels
-        if pixels is None:
-            raise ValueError("no radiograph pixels to draw on; pass pixels=")
-        return overlay_heatmap(pixels, self.window, self.heatmap, alpha=alpha, colormap=colormap,
-                               full_image=full_image)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready summary (no pixels, no heatmap)."""
-        return {"box": [float(v) for v in self.box], "window": list(self.window),
-                "probabilities": dict(self.probabilities), "predicted": self.predicted,
-                "refer": bool(self.refer), "refer_reason": self.refer_reason, "model": self.model,
-                "image_probabilities": dict(self.image_probabilities),
-                "clinical_notes": list(self.clinical_notes)}
 
 
 class Predictor:
@@ -110,20 +76,26 @@ class Predictor:
         device: torch device for inference ("cpu", "cuda", "cuda:1").
         batch_size: crops per forward pass.
         amp_dtype: autocast dtype for inference (e.g. ``torch.bfloat16``); None = float32.
+        detector: a detector folder (``vcfnet train-detector``; loaded as ``detect.infer.Detector`` on
+            ``device``) or any object with ``detect(pixels) -> list[Detection]``; then ``predict`` without
+            boxes finds the bodies itself.
+        classify: which detected bodies are classified: ``included`` (the study's inclusion rule, >= 20 %
+            or >= 4 mm height loss; the default), ``all`` or ``none``.
     """
 
     def __init__(self, checkpoint: str | Path, *, device: str = "cpu", batch_size: int = 64,
-                 amp_dtype: Any = None):
+                 amp_dtype: Any = None, detector: Any = None, classify: str = "included"):
         from vcfnet.model.checkpoint import load_checkpoint
 
         model, card = load_checkpoint(checkpoint, device=device)
         self._setup(model, card, device=device, batch_size=batch_size, amp_dtype=amp_dtype)
+        self._attach(detector, classify)
         log.info("loaded %s (%s; %d px crops, margin %g, network input %d px)", checkpoint,
                  card.architecture, self.crop_size, self.margin, self.input_size)
 
     @classmethod
     def from_model(cls, model, card: ModelCard | dict[str, Any], *, device: str = "cpu", batch_size: int = 64,
-                   amp_dtype: Any = None) -> Predictor:
+                   amp_dtype: Any = None, detector: Any = None, classify: str = "included") -> Predictor:
         """A Predictor around a model already in memory (e.g. just trained), described by ``card``
         (a ``ModelCard``, or fields that ``vcfnet.model.card.describe`` completes from the model)."""
         from vcfnet.model.card import as_card
@@ -131,7 +103,22 @@ class Predictor:
         self = cls.__new__(cls)
         self._setup(model.to(device).eval(), as_card(card, model), device=device, batch_size=batch_size,
                     amp_dtype=amp_dtype)
+        self._attach(detector, classify)
         return self
+
+    def _attach(self, detector: Any, classify: str) -> None:
+        from vcfnet.detect.pipeline import check_classify
+
+        if isinstance(detector, (str, Path)):
+            from vcfnet.detect.infer import Detector
+
+            detector = Detector(detector, device=self.device)
+        elif detector is not None and not callable(getattr(detector, "detect", None)):
+            raise VcfnetError(f"detector: expected a detector folder or an object with detect(pixels), "
+                              f"got {type(detector).__name__}")
+        #: the vertebra detector ``predict`` uses when no boxes are given (None: the whole image is one crop)
+        self.detector = detector
+        self.classify = check_classify(classify)
 
     def _setup(self, model, card: ModelCard, *, device: str, batch_size: int, amp_dtype: Any) -> None:
         self.model = model
@@ -188,15 +175,24 @@ class Predictor:
 
     # ---- radiograph + boxes -> predictions ---------------------------------------------------
     def predict(self, image: Any, boxes: Sequence[Sequence[float]] | None = None, *,
-                gradcam: bool = False, clinical: Mapping[str, Any] | None = None) -> list[BoxPrediction]:
-        """Predict each box of a radiograph (or the whole image as a ready crop when ``boxes`` is None).
+                gradcam: bool = False, clinical: Mapping[str, Any] | None = None,
+                classify: str | None = None) -> list[BoxPrediction]:
+        """Predict each box of a radiograph; without ``boxes``, every body the detector finds (when this
+        Predictor holds one), else the whole image as one ready crop.
 
         ``image``: a file path (DICOM, PNG, ...; read with ``vcfnet.io.read_radiograph``), a
         ``Radiograph``, or a 2-D float array in [0, 1] (bone bright). ``boxes``: (x0, y0, x1, y1) pixel
         edges. ``clinical``: the patient's values (``{"age": 71, "sex": "M"}``, blanks allowed) for
-        the card's image+clinical model; None answers with the image model. Returns one
-        ``BoxPrediction`` per box, in order, each with ``refer`` and its reason.
+        the card's image+clinical model; None answers with the image model. ``classify``: with the
+        detector, which bodies to classify (default: the Predictor's ``classify``). Returns one
+        ``BoxPrediction`` per box, in order (per detected body, top to bottom), each with ``refer`` and
+        its reason.
         """
+        if boxes is None and self.detector is not None:
+            from vcfnet.detect.pipeline import detect_and_classify
+
+            return detect_and_classify(image, self.detector, self, classify=classify or self.classify,
+                                       gradcam=gradcam, clinical=None if clinical is None else dict(clinical))
         pixels, source = load_pixels(image)
         given = [(0.0, 0.0, float(pixels.shape[1]), float(pixels.shape[0]))] if boxes is None else \
             [check_box(b, pixels.shape, source, i) for i, b in enumerate(boxes)]
@@ -287,42 +283,3 @@ def predictions_table(table, answers: Answers, classes: Sequence[str]):
         out["image_refer"] = answers.image_refer.astype(int)
         columns += list(IMAGE_COLUMNS)
     return out[columns]
-
-
-def load_pixels(image: Any) -> tuple[np.ndarray, str]:
-    """(H, W) float32 pixels in [0, 1] and a name for error messages, from a path, Radiograph or array."""
-    if isinstance(image, (str, Path)):
-        from vcfnet.io import read_radiograph
-
-        return _check_pixels(read_radiograph(image).pixels, str(image)), str(image)
-    if hasattr(image, "pixels"):
-        return _check_pixels(image.pixels, "radiograph"), "radiograph"
-    return _check_pixels(image, "image array"), "image array"
-
-
-def _check_pixels(pixels: Any, source: str) -> np.ndarray:
-    arr = np.asarray(pixels)
-    if arr.ndim != 2 or min(arr.shape) < 1:
-        raise VcfnetError(f"{source}: expected a 2-D grey image, got shape {arr.shape}")
-    if arr.dtype == np.uint8:
-        return arr.astype(np.float32) / 255.0
-    if not np.issubdtype(arr.dtype, np.floating):
-        raise VcfnetError(f"{source}: expected float pixels in [0, 1] (or uint8), got {arr.dtype}; "
-                          f"read files with vcfnet.io.read_radiograph")
-    arr = arr.astype(np.float32, copy=False)
-    if not np.isfinite(arr).all() or arr.min() < 0.0 or arr.max() > 1.0:
-        raise VcfnetError(f"{source}: pixel values must be finite and within [0, 1]")
-    return arr
-
-
-def check_box(box: Sequence[float], shape: tuple[int, int], source: str, index: int) -> Box:
-    """A box as four floats; a clear error when it is malformed, empty or outside the image."""
-    rows, cols = shape
-    try:
-        x0, y0, x1, y1 = (float(v) for v in box)
-    except (TypeError, ValueError):
-        raise VcfnetError(f"{source}: box {index + 1} {box!r} is not four numbers x0,y0,x1,y1") from None
-    problem = coords_problem(x0, y0, x1, y1, cols, rows)
-    if problem:
-        raise VcfnetError(f"{source}: box {index + 1} ({x0:g}, {y0:g}, {x1:g}, {y1:g}): {problem}")
-    return (x0, y0, x1, y1)

@@ -65,12 +65,13 @@ def test_every_body_gets_its_level_morphometry_and_the_included_ones_the_predict
     assert [f.morphometry.grade for f in findings] == [m.grade for m in expected]
     assert all(f.morphometry.unit == "mm" for f in findings)           # PixelSpacing from the DICOM header
     chosen = [f for f in findings if f.morphometry.included]
-    assert chosen and all((f.prediction is not None) == bool(f.morphometry.included) for f in findings)
+    assert chosen and all(f.classified == bool(f.morphometry.included) for f in findings)
+    assert all(f.refer_reason.startswith("measured only") and not f.probabilities for f in findings if not f.classified)
     # the fractured bodies of this film meet the rule, and the answers are the Predictor's own
     assert {vb.level for vb in im.vertebrae if vb.fracture} <= {f.level.level for f in chosen}
-    direct = predictor.predict(read_radiograph(path), [f.detection.box for f in chosen])
+    direct = predictor.predict(read_radiograph(path), [f.box for f in chosen])
     for f, d in zip(chosen, direct):
-        assert f.prediction.probabilities == pytest.approx(d.probabilities)
+        assert f.probabilities == pytest.approx(d.probabilities) and f.window == d.window
     row = chosen[0].to_dict()
     assert set(row["probabilities"]) == set(CLASSES) and row["level"] == chosen[0].level.level
     assert row["morphometry"]["grade"] == chosen[0].morphometry.grade and len(row["points"]) == 6
@@ -79,7 +80,7 @@ def test_every_body_gets_its_level_morphometry_and_the_included_ones_the_predict
 def test_without_a_predictor_it_measures_only_and_bad_options_are_one_line(film):
     path, im = film
     findings = detect_and_classify(path, GroundTruthDetector(im), None, classify="all")
-    assert all(f.prediction is None for f in findings) and len(findings) == len(im.vertebrae)
+    assert not any(f.classified for f in findings) and len(findings) == len(im.vertebrae)
     pixels = read_radiograph(path).pixels
     no_spacing = detect_and_classify(pixels, GroundTruthDetector(im))
     assert all(f.morphometry.unit == "px" for f in no_spacing)

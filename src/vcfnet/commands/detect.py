@@ -81,10 +81,10 @@ def detect(
         typer.echo(f"-> {out}: {len(findings)} bodies")
         return
     for f in findings:
-        m = f.morphometry
-        cls = f" {f.prediction.predicted}" if f.prediction is not None else ""
-        typer.echo(f"{f.level.level:9s} score {f.detection.score:.2f}  grade {m.grade if m.grade is not None else '-'}"
-                   f"  {m.shape or '-'}{' included' if m.included else ''}{cls}")
+        r = f.detection_row()
+        cls = f" {f.predicted}" if f.classified else ""
+        typer.echo(f"{r['level']:9s} score {r['score']:.2f}  grade {r['grade'] if r['grade'] != '' else '-'}"
+                   f"  {r['shape'] or '-'}{' included' if r['included'] is True else ''}{cls}")
 
 
 def evaluate_detector(

@@ -4,6 +4,7 @@
     vcfnet predict RUN/best film.dcm --boxes-xml film.xml --gradcam heatmaps/
     vcfnet predict RUN/best a.dcm b.png --boxes-xml a.xml b.xml --out answers.json
     vcfnet predict RUN/best film.png --box 120,340,260,450 --box 118,460,255,570 --out answers.json
+    vcfnet predict RUN/best film.dcm --detector DET --out bodies.csv      # no boxes: every vertebra found
 
 Wiring only: what is predicted and written is :mod:`vcfnet.predict_outputs` (nothing is written
 until every input has been read and predicted; overlays are named by position or pseudonymous ROI id).
@@ -48,24 +49,39 @@ def predict(
     clinical: bool = typer.Option(True, "--clinical/--no-clinical", help="With --study: answer with the "
                                   "image+clinical model from the study table's columns when the checkpoint "
                                   "has one (the image model's answer is kept beside it)."),
+    detector: Optional[Path] = typer.Option(None, "--detector", help="With FILES and no boxes: a detector folder "
+                                            "(`vcfnet train-detector`) that finds every vertebra, names its level "
+                                            "and measures it; the bodies meeting the study's inclusion rule are "
+                                            "classified (see --classify)."),
+    score_threshold: float = typer.Option(0.3, "--score-threshold", min=0.0, max=1.0,
+                                          help="With --detector: the lowest detection score kept."),
+    classify: str = typer.Option("included", "--classify", help="With --detector: which bodies to classify: "
+                                 "included (>= 20 % or >= 4 mm height loss), all, or none (measure only)."),
 ) -> None:
-    """Predict acute / chronic / pathological for a study's ROIs or for boxes on radiographs."""
+    """Predict acute / chronic / pathological for a study's ROIs, for boxes on radiographs, or for every
+    vertebra a detector finds (--detector)."""
     files, boxes_xml = xml_list_form(list(files or []), list(boxes_xml or []))
     if (study is None) == (not files):
         raise VcfnetError("give either --study STUDY or one or more radiograph FILES (not both)")
-    if study is not None and (boxes_xml or box or age is not None or sex is not None):
-        raise VcfnetError("--boxes-xml, --box, --age and --sex go with FILES; a study has its own boxes and "
-                          "clinical columns")
+    if study is not None and (boxes_xml or box or age is not None or sex is not None or detector is not None):
+        raise VcfnetError("--boxes-xml, --box, --detector, --age and --sex go with FILES; a study has its own "
+                          "boxes and clinical columns")
     if sex is not None and sex.strip().upper() not in ("F", "M"):
         raise VcfnetError(f"--sex '{sex}': expected F or M")
+    plan = None if study is not None else boxes_for(files, boxes_xml or [], box or [], detector=detector is not None)
     from vcfnet.predict import Predictor
 
-    predictor = Predictor(checkpoint, device=device, batch_size=batch_size)
+    found_by = None
+    if detector is not None:
+        from vcfnet.detect.infer import Detector
+
+        found_by = Detector(detector, device=device, score_threshold=score_threshold)
+    predictor = Predictor(checkpoint, device=device, batch_size=batch_size, detector=found_by, classify=classify)
     if study is not None:
         _predict_study(predictor, study, split, out or Path("predictions.csv"), gradcam, clinical)
     else:
         given = {k: v for k, v in (("age", age), ("sex", sex.strip().upper() if sex else None)) if v is not None}
-        _predict_files(predictor, files, boxes_for(files, boxes_xml or [], box or []), out, gradcam, given)
+        _predict_files(predictor, files, plan, out, gradcam, given)
 
 
 def _predict_study(predictor, study: Path, split: str | None, out: Path, gradcam: Path | None,
@@ -93,14 +109,21 @@ def _print_rows(rows: list[dict], classes) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    detected = any("score" in r for r in rows)
     table = Table(title="vcfnet predictions")
-    for col in ("image", "file", "box", "level", "reference", *[f"p_{c}" for c in classes], "predicted", "refer"):
-        table.add_column(col, justify="right" if col.startswith("p_") or col in ("image", "box") else "left")
+    extra = ("score", "grade", "shape") if detected else ("reference",)
+    for col in ("image", "file", "box", "level", *extra, *[f"p_{c}" for c in classes], "predicted", "refer"):
+        table.add_column(col, justify="right" if col.startswith("p_") or col in ("image", "box", "score") else "left")
     for r in rows:
-        table.add_row(str(r["image"]), Path(r["file"]).name, str(r["box"]), r["level"], r["reference"],
-                      *[f"{r[f'p_{c}']:.3f}" for c in classes], f"[bold]{r['predicted']}[/bold]",
+        cells = [f"{r['score']:.2f}", str(r["grade"]), str(r["shape"])] if detected else [r["reference"]]
+        table.add_row(str(r["image"]), Path(r["file"]).name, str(r["box"]), r["level"], *cells,
+                      *[_p(r[f"p_{c}"]) for c in classes], f"[bold]{r['predicted'] or 'measured only'}[/bold]",
                       "[bold red]REFER[/bold red]" if r["refer"] else "no")
     console = Console()
     if not console.is_terminal:      # piped or captured: no 80-column squeeze that truncates class names
         console = Console(width=160)
     console.print(table)
+
+
+def _p(value) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else "-"

@@ -5,77 +5,67 @@
 (``detect.levels``), measures each body (``detect.morphometry``, in mm when the radiograph has a
 PixelSpacing) and sends the bodies that meet the study's inclusion rule (>= 20 % or >= 4 mm height loss)
 to ``predictor.predict(pixels, boxes=...)`` (the ``Predictor``, so the answers are the ones every other
-consumer gets). Which bodies are classified can be widened with ``classify="all"``.
+consumer gets). Which bodies are classified can be widened with ``classify="all"`` or turned off with
+``"none"`` (proposals only). ``Predictor.predict(image)`` without boxes calls this with its own detector.
+
+Every body comes back as a ``BoxPrediction`` (``vcfnet.predict_outputs``) carrying its ``detection``,
+``level`` and ``morphometry``; the bodies not classified have no probabilities (``classified`` False) and
+say why in ``refer_reason``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from vcfnet.detect.levels import UNCERTAIN, LevelCall, assign_levels
-from vcfnet.detect.morphometry import Morphometry, measure_spine
+from vcfnet.detect.levels import UNCERTAIN, assign_levels
+from vcfnet.detect.morphometry import INCLUSION_MM, INCLUSION_RATIO, Morphometry, measure_spine
 from vcfnet.errors import VcfnetError
+from vcfnet.predict_inputs import read_image
+from vcfnet.predict_outputs import DETECTION_COLUMNS, BoxPrediction
 
 CLASSIFY = ("included", "all", "none")
 
 
-@dataclass
-class BodyFinding:
-    """One detected body: the detection, its level, its morphometry and, if classified, the
-    Predictor's answer (``prediction``: a ``predict.BoxPrediction``)."""
-    detection: Any
-    level: LevelCall
-    morphometry: Morphometry
-    prediction: Any = None
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {**self.detection.to_dict(), "level": self.level.level, "level_counted": self.level.counted,
-               "level_reason": self.level.reason, "morphometry": self.morphometry.to_dict()}
-        if self.prediction is not None:
-            p = self.prediction
-            out.update(probabilities=dict(p.probabilities), predicted=p.predicted, refer=bool(p.refer),
-                       refer_reason=p.refer_reason)
-        return out
+def check_classify(classify: str) -> str:
+    if classify not in CLASSIFY:
+        raise VcfnetError(f"Invalid classify '{classify}'. Only {', '.join(CLASSIFY)} are supported.")
+    return classify
 
 
 def detect_and_classify(image: Any, detector: Any, predictor: Any = None, *, classify: str = "included",
-                        gradcam: bool = False, clinical: dict | None = None) -> list[BodyFinding]:
-    """Findings for every body the detector finds in ``image`` (path, ``Radiograph`` or (H, W) array in
-    [0, 1]), top to bottom; ``predictor`` None measures without classifying."""
-    if classify not in CLASSIFY:
-        raise VcfnetError(f"Invalid classify '{classify}'. Only {', '.join(CLASSIFY)} are supported.")
-    pixels, spacing = _pixels_and_spacing(image)
+                        gradcam: bool = False, clinical: dict | None = None) -> list[BoxPrediction]:
+    """Every body the detector finds in ``image`` (path, ``Radiograph`` or (H, W) array in [0, 1]), top to
+    bottom, measured, and classified by ``predictor`` per ``classify``; ``predictor`` None measures only."""
+    check_classify(classify)
+    pixels, _, spacing = read_image(image)
     found = detector.detect(pixels)
     calls = assign_levels([d.box for d in found], [d.seen for d in found])
     # morphometry needs the anchor's name (S1 is never a reference) even where the count is uncertain
-    named = [(c.level if c.level != UNCERTAIN else d.seen, d.points) for d, c in zip(found, calls)]
-    morph = measure_spine(named, spacing)
-    findings = [BodyFinding(d, c, m) for d, c, m in zip(found, calls, morph)]
-    chosen = [f for f in findings if classify == "all" or (classify == "included" and f.morphometry.included)]
+    morph = measure_spine([(c.level if c.level != UNCERTAIN else d.seen, d.points) for d, c in zip(found, calls)],
+                          spacing)
+    boxes = [_inside(d.box, pixels.shape) for d in found]
+    chosen = [i for i, m in enumerate(morph) if classify == "all" or (classify == "included" and m.included)]
+    answers: dict[int, BoxPrediction] = {}
     if predictor is not None and chosen:
-        answers = predictor.predict(pixels, [_inside(f.detection.box, pixels.shape) for f in chosen],
-                                    gradcam=gradcam, clinical=clinical)
-        for f, a in zip(chosen, answers):
-            f.prediction = a
-    return findings
+        got = predictor.predict(pixels, [boxes[i] for i in chosen], gradcam=gradcam, clinical=clinical)
+        answers = dict(zip(chosen, got))
+    out = []
+    for i, (d, c, m) in enumerate(zip(found, calls, morph)):
+        base = answers.get(i) or BoxPrediction(
+            box=boxes[i], probabilities={}, predicted="", window=tuple(round(v) for v in boxes[i]),  # type: ignore[arg-type]
+            pixels=pixels, refer_reason=_not_classified(m, classify, predictor is not None), model="")
+        out.append(dataclasses.replace(base, detection=d, level=c, morphometry=m))
+    return out
 
 
-def _pixels_and_spacing(image: Any) -> tuple[np.ndarray, tuple[float, float] | None]:
-    from vcfnet.predict import load_pixels
-
-    if isinstance(image, (str, Path)):
-        from vcfnet.io import read_radiograph
-
-        image = read_radiograph(image)
-    spacing = None
-    meta = getattr(image, "meta", None) or {}
-    if meta.get("pixel_spacing"):
-        row, col = meta["pixel_spacing"]
-        spacing = (float(row), float(col))
-    return load_pixels(image)[0], spacing
+def _not_classified(m: Morphometry, classify: str, has_predictor: bool) -> str:
+    if not has_predictor or classify == "none":
+        return "measured only: no classification asked for"
+    if m.included is None:
+        return "measured only: its height loss could not be measured (landmarks outside the image or no neighbour)"
+    return (f"measured only: below the study's inclusion rule (height loss under {INCLUSION_RATIO:.0%} and "
+            f"under {INCLUSION_MM:g} mm)")
 
 
 def _inside(box, shape: tuple[int, int]) -> tuple[float, float, float, float]:
@@ -87,32 +77,26 @@ def _inside(box, shape: tuple[int, int]) -> tuple[float, float, float, float]:
     return x0, y0, max(x1, x0 + 1.0), max(y1, y0 + 1.0)
 
 
-CSV_COLUMNS = ("index", "level", "level_counted", "seen_level", "score", "x0", "y0", "x1", "y1", "unit",
-               "height_anterior", "height_middle", "height_posterior", "reduction", "loss_mm", "grade", "shape",
-               "included", "predicted", "p_acute", "p_chronic", "p_pathological")
+CSV_COLUMNS = ("index", "x0", "y0", "x1", "y1", *DETECTION_COLUMNS, "predicted", "p_acute", "p_chronic",
+               "p_pathological")
 
 
-def write_findings(path: str | Path, findings: list[BodyFinding]) -> None:
-    """``.json`` (every field of ``BodyFinding.to_dict``) or ``.csv`` (one row per body), atomically."""
+def write_findings(path: str | Path, findings: list[BoxPrediction]) -> None:
+    """``.json`` (every field of ``BoxPrediction.to_dict``) or ``.csv`` (one row per body), atomically."""
     import csv
 
     from vcfnet.fileio import atomic_open, write_json
 
     path = Path(path)
-    rows = [f.to_dict() for f in findings]
     if path.suffix.lower() == ".json":
-        write_json(path, {"bodies": rows})
+        write_json(path, {"bodies": [f.to_dict() for f in findings]})
         return
     if path.suffix.lower() != ".csv":
         raise VcfnetError(f"{path}: the findings are written as .json or .csv, not '{path.suffix}'")
     with atomic_open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(CSV_COLUMNS)
-        for i, r in enumerate(rows):
-            m = r["morphometry"]
-            probs = r.get("probabilities") or {}
-            red = [x for x in m["reduction"] if x is not None]
-            writer.writerow([i + 1, r["level"], r["level_counted"] or "", r["seen_level"], r["score"], *r["box"],
-                             m["unit"], *m["heights"], max(red) if red else "", m["loss_mm"], m["grade"], m["shape"],
-                             m["included"], r.get("predicted", ""), *(probs.get(c, "") for c in
-                                                                       ("acute", "chronic", "pathological"))])
+        for i, f in enumerate(findings):
+            row = f.detection_row()
+            writer.writerow([i + 1, *(round(v, 2) for v in f.box), *(row[c] for c in DETECTION_COLUMNS), f.predicted,
+                             *(f.probabilities.get(c, "") for c in ("acute", "chronic", "pathological"))])
