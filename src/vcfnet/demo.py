@@ -6,9 +6,13 @@
     OUT/synthetic/           radiographs (DICOM) + LabelImg XML + manifest.json   (``vcfnet synth``)
     OUT/study-<S>px/         Study table, crop cache, splits                      (``vcfnet ingest``)
     OUT/runs/<config hash>/  training run: best/, last/, log.csv, config.yaml     (``vcfnet train``)
+    OUT/detectors/<hash>/    vertebra detector, trained on the development site's training and validation
+                             films (``detector-train.json``)                      (``vcfnet train-detector``)
     OUT/predictions.csv      every ROI of every cohort                            (``vcfnet predict``)
     OUT/eval/                per-cohort metrics and figures, image-only vs image+clinical, referral
-                             (risk-coverage)                                      (``vcfnet evaluate``)
+                             (risk-coverage), detection without boxes (detect -> measure -> classify on
+                             every evaluated film: FROC, levels, landmarks, Bland-Altman, Genant kappa,
+                             end to end vs manual boxes)                          (``vcfnet evaluate``)
     OUT/readers/reads.csv    simulated readers (2 per tier) on the collaboration set, unaided and aided
     OUT/eval/readers/        their analysis: Table 3, MRMC, Figure 6              (``vcfnet readers analyze``)
     OUT/report.html          the HTML report, with the reader-study section       (``vcfnet report``)
@@ -66,6 +70,7 @@ class DemoConfig:
     threads: Optional[int] = None
     readers_per_tier: int = 2        # simulated readers of each tier (trainee, competent, expert)
     workers: Optional[int] = None
+    detector_minutes: float = 1.5    # the detector's training budget (the tiny scale trains 2 batches)
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -88,8 +93,10 @@ def run_demo(cfg: DemoConfig, echo: Echo = log.info) -> dict[str, Any]:
     synthetic = _stage(cfg, echo, "synth", _synth)
     study = _stage(cfg, echo, "ingest", _ingest, synthetic)
     best = _stage(cfg, echo, "train", _train, study)
+    detector = _stage(cfg, echo, "train-detector", _train_detector, synthetic, study)
     predictions = _stage(cfg, echo, "predict", _predict, best, study)
-    eval_dir = _stage(cfg, echo, "evaluate", _evaluate, predictions, study)
+    detection = _stage(cfg, echo, "detect", _detect, detector, best, synthetic, study, predictions)
+    eval_dir = _stage(cfg, echo, "evaluate", _evaluate, predictions, study, detection)
     readers = _stage(cfg, echo, "readers", _readers, predictions, study, eval_dir)
     report = _stage(cfg, echo, "report", _report, eval_dir, study, best)
     cfg.timings["total"] = time.perf_counter() - start
@@ -102,7 +109,26 @@ def run_demo(cfg: DemoConfig, echo: Echo = log.info) -> dict[str, Any]:
             f"{split} {float((g['image_predicted'] == g['label']).mean()):.3f}" for split, g in table.groupby("split")))
     return {"synthetic": synthetic, "study": study, "checkpoint": best, "predictions": predictions,
             "reads": readers, "report": report, "accuracy": accuracy, "n": table["split"].value_counts().to_dict(),
-            "clinical": _clinical_headline(eval_dir, echo)}
+            "clinical": _clinical_headline(eval_dir, echo), "detector": detector,
+            "detection": _detection_headline(detection, echo)}
+
+
+def _detection_headline(detection: dict[str, Any], echo: Echo) -> dict[str, Any]:
+    """Per cohort: sensitivity at 0.5 FP/image (fractured), level accuracy, landmark error, end-to-end
+    accuracy beside the manual boxes'; echoed."""
+    from vcfnet.report.detection import headline
+
+    heads = headline(detection)
+    for key, h in heads.items():
+        echo(f"[demo] {key}: detection sensitivity {_f(h['sensitivity_at_0.5fp_fractured'])} (fractured, 0.5 FP/image), "
+             f"level accuracy {_f(h['level_accuracy'])}, landmark error {_f(h['landmark_error_median'], 1)} "
+             f"{h['landmark_error_unit']}; end to end {_f(h['end_to_end_accuracy'])} vs manual boxes "
+             f"{_f(h['manual_accuracy'])} (n = {h['fractured_bodies']})")
+    return heads
+
+
+def _f(x: float | None, digits: int = 3) -> str:
+    return "n/a" if x is None else f"{x:.{digits}f}"
 
 
 def _clinical_headline(eval_dir: Path, echo: Echo) -> dict[str, Any]:
@@ -231,8 +257,82 @@ def _predict(cfg: DemoConfig, echo: Echo, checkpoint: Path, study: Path) -> Path
     return out
 
 
-def _evaluate(cfg: DemoConfig, echo: Echo, predictions: Path, study: Path) -> Path:
-    """``vcfnet evaluate`` on the predictions: OUT/eval/."""
+def detector_config(cfg: DemoConfig):
+    """The detector's settings: its defaults within the demo's time budget; 2 small batches at the tiny scale."""
+    from dataclasses import replace
+
+    from vcfnet.detect.train import DetectorConfig
+
+    if cfg.scale <= SCALES["tiny"]:
+        return replace(DetectorConfig(), max_iterations=2, batch_size=2, min_size=128, max_size=256, seed=cfg.seed)
+    return replace(DetectorConfig(), max_minutes=cfg.detector_minutes, seed=cfg.seed)
+
+
+def _train_detector(cfg: DemoConfig, echo: Echo, synthetic: Path, study: Path) -> Path:
+    """Train the vertebra detector on the development site's training and validation films (never its
+    internal test films), or reuse the finished one with the same settings and data (folder named by their
+    hash; an interrupted one continues from its saved state)."""
+    from vcfnet.detect.train import train_detector
+    from vcfnet.fileio import file_sha256
+
+    train = _detector_training_file(synthetic, study)
+    config = detector_config(cfg)
+    key = {k: v for k, v in asdict(config).items() if k not in ("device", "cache_mb", "save_minutes")}
+    key["data"] = file_sha256(train)
+    folder = cfg.out / "detectors" / hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
+    if (folder / "detector.json").is_file():
+        echo(f"[demo] reusing the trained detector {folder}")
+        return folder
+    card = train_detector([train], folder, config)
+    t = card["training"]
+    echo(f"[demo] detector: {t['iterations']} batches on {t['images']} films, final loss {t['final_loss']:.3f}")
+    return folder
+
+
+def _detector_training_file(synthetic: Path, study: Path) -> Path:
+    """``detector-train.json`` beside the development films: their ``vertebrae.json`` without the films of
+    the internal test split (found in the study by their pseudonyms), so detection is evaluated on unseen films."""
+    from vcfnet.detect.coco import FILENAME, read_coco, write_coco
+    from vcfnet.report.detection import study_films
+
+    folder = synthetic / "site1-development"
+    films, _ = study_films(study, [folder / FILENAME])
+    test = {f.image.file_name for f in films if f.first("split") not in ("train", "val")}
+    keep = [im for im in read_coco(folder / FILENAME) if im.file_name not in test]
+    out = folder / "detector-train.json"
+    write_coco(out, keep, "development training and validation films")
+    return out
+
+
+def _detect(cfg: DemoConfig, echo: Echo, detector: Path, checkpoint: Path, synthetic: Path, study: Path,
+            predictions: Path) -> dict[str, Any]:
+    """Detect -> measure -> classify every film of the evaluated cohorts; the numbers per cohort, kept in
+    OUT/detection.json and reused while the detector, the checkpoint and the predictions are the same."""
+    import pandas as pd
+
+    from vcfnet.detect.train import coco_files_of
+    from vcfnet.fileio import file_sha256, write_json
+    from vcfnet.report.detection import detection_from_folders
+
+    key = {"detector": detector.name, "checkpoint": file_sha256(checkpoint / "model.json"),
+           "predictions": file_sha256(predictions), "seed": cfg.seed}
+    saved = cfg.out / "detection.json"
+    if saved.is_file():
+        try:
+            kept = json.loads(saved.read_text(encoding="utf-8"))
+        except ValueError:
+            kept = {}
+        if kept.get("key") == key:
+            echo(f"[demo] reusing the detection results in {saved}")
+            return kept["detection"]
+    table = pd.read_csv(predictions, dtype={"roi_id": str, "patient_id": str})
+    detection = detection_from_folders(detector, checkpoint, study, coco_files_of([synthetic]), table, seed=cfg.seed)
+    write_json(saved, {"key": key, "detection": detection})
+    return detection
+
+
+def _evaluate(cfg: DemoConfig, echo: Echo, predictions: Path, study: Path, detection: dict | None = None) -> Path:
+    """``vcfnet evaluate`` on the predictions (and the detection numbers): OUT/eval/."""
     from vcfnet.report.cohorts import load_predictions
     from vcfnet.report.evaluate import evaluate_predictions
     from vcfnet.report.outputs import write_evaluation
@@ -242,6 +342,7 @@ def _evaluate(cfg: DemoConfig, echo: Echo, predictions: Path, study: Path) -> Pa
     result = evaluate_predictions(load_predictions(predictions, study_table=study_table),
                                   study_table=study_table, seed=cfg.seed)
     result.source.update({"predictions": predictions.name, "study": str(study)})
+    result.detection = detection
     return write_evaluation(result, cfg.out / "eval", figures=True)
 
 
@@ -288,7 +389,7 @@ def write_summary(cfg: DemoConfig, result: dict[str, Any]) -> Path:
 
     acc, n = result["accuracy"], result["n"]
     summary = {**{k: str(v) for k, v in result.items() if isinstance(v, Path)}, "accuracy": acc, "n": n,
-               "clinical": result.get("clinical", {}),
+               "clinical": result.get("clinical", {}), "detection": result.get("detection", {}),
                "timings_s": cfg.timings, "config": {k: str(v) for k, v in asdict(cfg).items() if k != "timings"}}
     write_json(cfg.out / "demo.json", summary)
     return cfg.out / "demo.json"

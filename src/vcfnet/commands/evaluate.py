@@ -2,10 +2,12 @@
 
     vcfnet evaluate predictions.csv --study STUDY --out eval
     vcfnet evaluate predictions.csv --out eval --bootstrap-patients --alpha 0.05
+    vcfnet evaluate predictions.csv --study STUDY --detector DET --annotations SYNTH --checkpoint RUN/best
 
 Writes ``metrics.json`` (every number), ``table2.csv``, ``comparison.csv``, ``confusion_<cohort>.csv``,
-``table1.csv`` (with --study) and PNG/SVG figures; see ``vcfnet.report.outputs``. Nothing is written
-when the table is bad.
+``table1.csv`` (with --study) and PNG/SVG figures; see ``vcfnet.report.outputs``. With ``--detector``
+also detection without boxes per cohort (``detection.csv``, FROC and Bland-Altman figures; docs/DETECTION.md).
+Nothing is written when the table is bad.
 """
 from __future__ import annotations
 
@@ -33,6 +35,16 @@ def evaluate(
     alpha: float = typer.Option(0.05, "--alpha", help="1 - confidence level of every interval."),
     seed: int = typer.Option(0, "--seed", help="Seed of the patient bootstrap."),
     figures: bool = typer.Option(True, "--figures/--no-figures", help="Draw PNG/SVG figures."),
+    detector: Optional[Path] = typer.Option(None, "--detector", help="Folder written by `vcfnet train-detector`: "
+                                            "evaluate detection without boxes too (needs --study, --annotations, "
+                                            "--checkpoint)."),
+    annotations: Optional[list[Path]] = typer.Option(None, "--annotations", help="vertebrae.json files, folders "
+                                                     "holding one, or a `vcfnet synth` folder (repeatable)."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Classifier checkpoint (RUN/best) for "
+                                              "the end-to-end result."),
+    operating_score: float = typer.Option(0.5, "--operating-score", min=0.0, max=1.0,
+                                          help="Detection score threshold of the operating point."),
+    device: str = typer.Option("cpu", "--device", help="Device of the detector and classifier."),
 ) -> None:
     """Table 2 per cohort with CIs (accuracy, per-class AUC, sensitivity, specificity), calibration, figures.
 
@@ -48,12 +60,20 @@ def evaluate(
     if study is not None:
         from vcfnet.study.dataset import load_table
         study_table = load_table(study)
+    if detector is not None and (study is None or not annotations):
+        raise VcfnetError("--detector needs --study (to find each film's cohort and patient) and --annotations")
     table = load_predictions(predictions, study_table=study_table)
     result = evaluate_predictions(table, study_table=study_table, alpha=alpha,
                                   cluster_bootstrap=bootstrap_patients, n_boot=n_boot, seed=seed)
     result.source.update({"predictions": predictions.name, "study": str(study) if study else None})
+    if detector is not None and study is not None and annotations:
+        from vcfnet.report.detection import detection_from_folders
+        result.detection = detection_from_folders(detector, checkpoint, study, list(annotations), table,
+                                                  device=device, operating_score=operating_score, alpha=alpha,
+                                                  seed=seed)
     write_evaluation(result, out, figures=figures)
     _echo_table2(result)
+    _echo_detection(result.detection)
     typer.echo(f"-> {out}/metrics.json, table2.csv, figures/ ({len(result.cohorts)} cohorts)")
 
 
@@ -65,6 +85,21 @@ def _echo_table2(result) -> None:
         typer.echo(f"{c['name']:<22} {c['n_patients']:>4} patients {c['n_vertebrae']:>5} vertebrae  "
                    f"accuracy {fmt_ci(c['accuracy'], digits=3)}  AUC {aucs}")
         _echo_clinical(c)
+
+
+def _echo_detection(detection: dict | None) -> None:
+    from vcfnet.report.detection import headline
+
+    f = _maybe
+    for key, h in headline(detection).items():
+        typer.echo(f"{key:<22} detection: sensitivity {f(h['sensitivity_at_0.5fp_fractured'], 2)} (fractured, "
+                   f"0.5 FP/img)  level accuracy {f(h['level_accuracy'])}  landmark error "
+                   f"{f(h['landmark_error_median'], 1)} {h['landmark_error_unit']}  end-to-end accuracy "
+                   f"{f(h['end_to_end_accuracy'])} (manual boxes {f(h['manual_accuracy'])})")
+
+
+def _maybe(x: float | None, digits: int = 3) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
 
 
 def _echo_clinical(c: dict) -> None:

@@ -39,6 +39,7 @@ class EvaluationResult:
     settings: dict[str, Any]
     table1: pd.DataFrame | None = None
     source: dict[str, Any] = field(default_factory=dict)
+    detection: dict[str, Any] | None = None     # detection without boxes, per cohort (report.detection)
 
     def cohort(self, key: str) -> dict[str, Any]:
         for c in self.cohorts:
@@ -53,8 +54,11 @@ class EvaluationResult:
     def to_dict(self) -> dict[str, Any]:
         from vcfnet.stats._common import jsonable
 
-        return jsonable({"settings": self.settings, "source": self.source, "cohorts": self.cohorts,
-                         "comparisons": self.comparisons})
+        out = {"settings": self.settings, "source": self.source, "cohorts": self.cohorts,
+               "comparisons": self.comparisons}
+        if self.detection is not None:
+            out["detection"] = self.detection
+        return jsonable(out)
 
 
 def evaluate_predictions(predictions_df: pd.DataFrame, *, study_table: pd.DataFrame | None = None,

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from vcfnet.labels import CLASSES
 from vcfnet.report import narrative as N
 from vcfnet.report.clinical_view import clinical_section
+from vcfnet.report.detection_view import detection_section
 from vcfnet.report.figures import fmt_ci
 from vcfnet.report.outputs import read_evaluation
 
@@ -70,6 +71,7 @@ def render_report(eval_dir: str | Path, *, study_dir: str | Path | None = None,
         "predictions_name": m.get("source", {}).get("predictions") or "a predictions table",
         "readers": _reader_section(eval_dir),
         "clinical": clinical_section(eval_dir, m, card, _figure),
+        "detection": detection_section(eval_dir, m, _figure),
     }
     return env.get_template("report.html.j2").render(**ctx)
 

@@ -7,7 +7,8 @@
       confusion_<cohort>.csv    counts and row shares, rows = true class
       table1.csv                Table 1 (only with --study)
       figures/roc_<cohort>.png|svg, confusion_<cohort>.png|svg, reliability_<cohort>.png|svg, forest.png|svg,
-              risk_coverage_<cohort>.png|svg
+              risk_coverage_<cohort>.png|svg, froc.png|svg and bland_altman.png|svg (with detection)
+      detection.csv             with detection: the detector's numbers and the end-to-end result, per cohort
 
 Each file is written to a temporary name and moved into place; ``metrics.json`` comes last, so a
 folder with a ``metrics.json`` is complete.
@@ -53,12 +54,28 @@ def write_evaluation(result, out_dir: str | Path, *, figures: bool = True) -> Pa
         for c in result.cohorts:
             if c.get("selective"):
                 files += F.save_figure(risk_coverage_figure(c), out / "figures" / f"risk_coverage_{c['key']}")
+    if result.detection is not None:
+        files += _write_detection(result.detection, out, figures=figures)
     data = result.to_dict()
     data["files"] = sorted(str(p.relative_to(out)) for p in files)
     text = json.dumps(data, indent=2, allow_nan=False)  # NaN has become null; refuse any left
     write_text(out / METRICS_FILE, text + "\n")
     log.info("evaluation of %d cohort(s) -> %s", len(result.cohorts), out)
     return out
+
+
+def _write_detection(detection: dict[str, Any], out: Path, *, figures: bool) -> list[Path]:
+    """``detection.csv`` (one row per cohort) and the FROC and Bland-Altman figures."""
+    from vcfnet.report.detection_view import detection_frame
+
+    files = [_write_csv(detection_frame(detection), out / "detection.csv")]
+    if figures and detection["cohorts"]:
+        from vcfnet.report import figures as F
+        from vcfnet.report.detection_figures import bland_altman_figure, froc_figure
+
+        files += F.save_figure(froc_figure(detection), out / "figures" / "froc")
+        files += F.save_figure(bland_altman_figure(detection), out / "figures" / "bland_altman")
+    return files
 
 
 def _write_csv(df: pd.DataFrame, path: Path) -> Path:
