@@ -50,10 +50,26 @@ def test_tiny_demo_runs_every_stage_and_reuses_its_work(tmp_path, capsys):
     assert '<section id="readers">' in report and "Reader study: simulated readers" in report
     assert report.count('alt="ROC curve of the model for') == 3
     assert "[demo] readers done" in stdout
+    # detection without boxes: a (tiny) detector trained on the development films, run on every cohort's films
+    assert {"train-detector", "detect"} <= set(summary["timings_s"])
+    metrics = json.loads((out / "eval" / "metrics.json").read_text())
+    det = metrics["detection"]
+    assert [c["key"] for c in det["cohorts"]][:1] == ["test"] and "prospective" in summary["detection"]
+    assert det["settings"]["detector"]["iterations"] == 2                 # the tiny scale's budget
+    test_films = det["cohorts"][0]
+    assert test_films["end_to_end"]["n"] == len(test) and test_films["end_to_end"]["n_manual"] == len(test)
+    manual = summary["detection"]["test"]["manual_accuracy"]
+    assert manual == pytest.approx((test["predicted"] == test["label"]).mean())   # the same vertebrae, boxed
+    train_json = json.loads((out / "synthetic" / "site1-development" / "detector-train.json").read_text())
+    films = json.loads((out / "synthetic" / "site1-development" / "vertebrae.json").read_text())["images"]
+    assert 0 < len(train_json["images"]) < len(films)                    # the internal test films left out
+    assert '<section id="detection">' in report and "Table D3. End to end" in report
+    assert "[demo] test: detection sensitivity" in stdout
 
     again = _demo(capsys, out, *args)
     assert "reusing the synthetic study" in again and "(0 images decoded" in again
     assert "reusing the finished training run" in again
+    assert "reusing the trained detector" in again and "reusing the detection results" in again
     pd.testing.assert_frame_equal(pd.read_csv(out / "predictions.csv"), predictions)
     assert read_reads_csv(out / "readers" / "reads.csv").equals(reads)      # seeded: the same reads again
 
