@@ -92,3 +92,17 @@ def test_a_report_without_detection_has_no_such_section(tmp_path):
     write_evaluation(evaluate_predictions(predictions), tmp_path / "e", figures=False)
     assert 'id="detection"' not in render_report(tmp_path / "e")
     assert not (tmp_path / "e" / "detection.csv").exists()
+
+
+def test_evaluate_with_a_detector_but_no_study_is_one_line(tmp_path, capsys):
+    from vcfnet.cli import main
+
+    y = np.array([0, 1, 2])
+    predictions = pd.DataFrame({"roi_id": ["a", "b", "c"], "site": "s", "patient_id": ["p", "q", "r"],
+                                "label": [CLASSES[k] for k in y], "p_acute": [0.8, 0.1, 0.1],
+                                "p_chronic": [0.1, 0.8, 0.1], "p_pathological": [0.1, 0.1, 0.8],
+                                "split": "test", "collaboration": 0})
+    predictions.to_csv(tmp_path / "p.csv", index=False)
+    code = main(["evaluate", str(tmp_path / "p.csv"), "--out", str(tmp_path / "e"), "--detector", str(tmp_path)])
+    assert code == 2 and "--detector needs --study" in capsys.readouterr().err
+    assert not (tmp_path / "e").exists()
