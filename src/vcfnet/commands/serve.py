@@ -2,6 +2,7 @@
 
     vcfnet serve                                   # the demo's checkpoint, http://127.0.0.1:8000
     vcfnet serve --checkpoint RUN/best --config serve.yaml --workers 2
+    vcfnet serve --checkpoint RUN/best --detector DET        # the page proposes boxes, levels, Genant grades
     vcfnet serve token create alice --tokens-file tokens.json     # prints the token once
     vcfnet serve hash-password                     # for login_password_hash in the config
 """
@@ -44,6 +45,8 @@ def serve(
     port: Optional[int] = typer.Option(None, "--port", help="Port (default 8000)."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="uvicorn worker processes (default 1)."),
     tokens_file: Optional[Path] = typer.Option(None, "--tokens-file", help="Require API tokens from this file."),
+    detector: Optional[Path] = typer.Option(None, "--detector", help="Detector folder (`vcfnet train-detector`): "
+                                            "the page proposes every vertebra's box, level and Genant grade."),
 ) -> None:
     """Serve the page and the JSON API (settings: file < VCFNET_* environment < these options)."""
     if ctx.invoked_subcommand is not None:
@@ -51,7 +54,7 @@ def serve(
     from vcfnet.service.settings import load_settings
 
     settings = load_settings(config, checkpoint=checkpoint, host=host, port=port, workers=workers,
-                             tokens_file=tokens_file)
+                             tokens_file=tokens_file, detector=detector)
     run_server(settings)
 
 
@@ -98,6 +101,10 @@ def run_server(settings) -> None:
     if not settings.checkpoint.exists():
         raise VcfnetError(f"checkpoint {settings.checkpoint} does not exist")
     settings.checkpoint = settings.checkpoint.resolve()
+    if settings.detector is not None:
+        if not settings.detector.is_dir():
+            raise VcfnetError(f"detector {settings.detector} is not a folder; make one with `vcfnet train-detector`")
+        settings.detector = settings.detector.resolve()
     if settings.login_enabled and not settings.session_secret:
         settings.session_secret = secrets.token_hex(32)   # shared by this start's workers only
     with _state_dir(settings):

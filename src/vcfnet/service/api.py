@@ -1,4 +1,5 @@
-"""JSON API ``/api/v1``: predict (one image, or a batch), model card, display image, report files.
+"""JSON API ``/api/v1``: predict (one image, or a batch), proposals (a detector's boxes, levels and Genant
+grades), model card, display image, report files.
 
 Bodies are multipart/form-data read by ``vcfnet.service.uploads`` (streamed into a private temp
 directory with a byte limit), so their schemas are declared for OpenAPI by hand below.
@@ -21,6 +22,7 @@ from vcfnet.service.schemas import (
     BatchResponse,
     DisplayResponse,
     PredictResponse,
+    ProposeResponse,
     ReportRequest,
 )
 from vcfnet.service.uploads import Form, private_dir, read_multipart
@@ -141,6 +143,22 @@ def _batch_jobs(form: Form, max_images: int) -> list[work.ImageJob]:
         got = f"{len(per_image)} box lists" if isinstance(per_image, list) else "no box lists"
         raise APIError(422, f"{len(images)} images but {got}; send 'boxes' as one box list per image")
     return [work.ImageJob(i, f.path, boxes_json=json.dumps(b)) for i, (f, b) in enumerate(zip(images, per_image), start=1)]
+
+
+@router.post("/propose", response_model=ProposeResponse,
+             summary="Every vertebra the detector finds: box, level, heights and Genant grade (not classified)",
+             openapi_extra=_multipart({"image": _IMAGE}, ["image"]),
+             responses={404: {"description": "The service was started without a detector (vcfnet serve --detector)"}})
+async def propose(request: Request):
+    state, start = request.app.state.vcf, time.perf_counter()
+    s = state.settings
+
+    def run(form: Form):
+        job = work.ImageJob(1, _one(form, "image", "the radiograph").path)
+        return work.propose(state.predictor, job, max_megapixels=s.max_image_megapixels, max_boxes=s.max_boxes)
+    found = await _receive(request, run)
+    return {"request_id": request.state.request_id, **found,
+            "timing_ms": round((time.perf_counter() - start) * 1000, 1)}
 
 
 @router.post("/display", response_model=DisplayResponse, summary="De-identified display image of a radiograph",

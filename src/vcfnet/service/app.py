@@ -64,7 +64,12 @@ def _load_predictor(settings: Settings):
     # Worker processes share the cores: more intra-op threads than cores makes OpenMP spin and stall.
     torch.set_num_threads(settings.torch_threads or max(1, (os.cpu_count() or 1) // settings.workers))
     amp = torch.bfloat16 if settings.precision == "bfloat16" else None
-    predictor = Predictor(settings.checkpoint, device=settings.device, amp_dtype=amp)
+    detector = None
+    if settings.detector is not None:
+        from vcfnet.detect.infer import Detector
+
+        detector = Detector(settings.detector, device=settings.device, score_threshold=settings.detector_score_threshold)
+    predictor = Predictor(settings.checkpoint, device=settings.device, amp_dtype=amp, detector=detector)
     if amp is not None:     # VCFNet.forward follows its stem's memory format; bf16 kernels want channels_last
         predictor.model.to(memory_format=torch.channels_last)
     _warm_up(predictor)
@@ -80,6 +85,8 @@ def _warm_up(predictor) -> None:
     image = np.linspace(0.0, 1.0, size * size, dtype=np.float32).reshape(size, size)
     [answer] = predictor.predict(image, [(0, 0, size, size)], gradcam=True)
     answer.overlay()
+    if getattr(predictor, "detector", None) is not None:
+        predictor.predict(image, classify="none")
 
 
 def create_app(settings: Settings, *, predictor: Any = None) -> FastAPI:

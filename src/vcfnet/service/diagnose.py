@@ -1,7 +1,9 @@
 """The work behind each endpoint, run in the inference thread pool: check, decode, predict, encode.
 
 Inference goes through ``vcfnet.predict.Predictor`` only; this module turns its ``BoxPrediction``
-objects into JSON (probabilities, predicted class, PNGs as base64) and makes the display image.
+objects into JSON (probabilities, predicted class, PNGs as base64), makes the display image and, with a
+detector, the proposals (every body found: box, level, morphometry; no classification, which runs on the
+boxes the user accepts through ``diagnose``).
 """
 from __future__ import annotations
 
@@ -134,6 +136,32 @@ def clinical_inputs(predictor, job: ImageJob, meta: dict) -> tuple[dict[str, Any
     used = {"age": values.get("age"), "sex": values.get("sex"), "source": source,
             "columns": columns, "used": bool(columns and values)}
     return (values if used["used"] else None), used
+
+
+def propose(predictor, job: ImageJob, *, max_megapixels: float, max_boxes: int) -> dict:
+    """The bodies the Predictor's detector finds in one image, top to bottom, measured, not classified
+    (``classify="none"``): the ``Proposals`` JSON. At most ``max_boxes`` (the highest scores) are
+    returned, as a classification request takes no more; ``proposed`` marks those meeting the study's
+    inclusion rule, which the page preselects."""
+    from vcfnet.service.errors import APIError
+
+    if getattr(predictor, "detector", None) is None:
+        raise APIError(404, "this service has no vertebra detector, so it cannot propose boxes; start it with "
+                            "`vcfnet serve --detector DET` (a folder made by `vcfnet train-detector`) or draw the boxes")
+    checkpoint()
+    info = inspect_image(job.path, job.name, max_megapixels=max_megapixels)
+    radiograph = decode_image(job.path, job.name, info)
+    checkpoint()
+    bodies = predictor.predict(radiograph, classify="none")
+    kept = sorted(sorted(range(len(bodies)), key=lambda i: -bodies[i].detection.score)[:max_boxes])
+    out = []
+    for n, i in enumerate(kept, start=1):
+        d = bodies[i].detection_dict()
+        out.append({"index": n, "box": [round(float(v), 2) for v in bodies[i].box], "score": d["score"],
+                    "level": d["level"], "level_counted": d["level_counted"], "seen_level": d["seen_level"],
+                    "level_reason": d["level_reason"], "points": d["points"], "morphometry": d["morphometry"],
+                    "proposed": d["morphometry"]["included"] is True})
+    return {"width": info.width, "height": info.height, "found": len(bodies), "bodies": out}
 
 
 def display(job: ImageJob, *, max_megapixels: float) -> dict:

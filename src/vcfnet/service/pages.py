@@ -26,6 +26,7 @@ async def _page(request: Request, name: str, signed_in: bool = False, **context)
     return state.templates.TemplateResponse(request, name, {
         "model": state.model, "limits": state.limits, "classes": list(state.predictor.classes),
         "auth": auth, "user": session.user if session else None, "csrf": session.csrf if session else "",
+        "detector": getattr(state.predictor, "detector", None) is not None,
         **context})
 
 

@@ -118,6 +118,43 @@ class ReportRequest(_Envelope):
         return [self.image] if self.image is not None else list(self.images or [])
 
 
+class Morphometry(BaseModel):
+    level: str = Field(description="the level the heights were measured as")
+    unit: str = Field(description="mm (the radiograph's PixelSpacing) or px")
+    heights: list[Optional[float]] = Field(description="anterior, middle, posterior height")
+    expected: list[Optional[float]] = Field(description="the same heights expected from the neighbours")
+    reduction: list[Optional[float]] = Field(description="1 - measured / expected, per height")
+    loss_mm: Optional[float] = Field(None, description="largest expected - measured height, mm")
+    ratio_ap: Optional[float] = None
+    ratio_mp: Optional[float] = None
+    grade: Optional[int] = Field(None, description="Genant semi-quantitative grade 0-3 (None: not measurable)")
+    shape: Optional[str] = Field(None, description="normal, wedge, biconcave or crush")
+    included: Optional[bool] = Field(None, description="the study's inclusion rule: >= 20 % or >= 4 mm height loss")
+    references: list[str] = Field(default_factory=list, description="the neighbours' levels")
+
+
+class BodyProposal(BaseModel):
+    index: int = Field(description="1-based, top to bottom")
+    box: list[Coordinate] = Field(min_length=4, max_length=4, description="[x0, y0, x1, y1] pixel edges")
+    score: float = Field(description="the detector's score")
+    level: str = Field(description="counted up from S1, or 'uncertain' (see level_reason)")
+    level_counted: Optional[str] = None
+    seen_level: Optional[str] = Field(None, description="the level the body looks like to the detector")
+    level_reason: str = ""
+    points: list[list[float]] = Field(description="six landmarks: upper anterior, middle, posterior; lower ...")
+    morphometry: Morphometry
+    proposed: bool = Field(description="meets the inclusion rule: preselected as a box to classify")
+
+
+class ProposeResponse(BaseModel):
+    request_id: str = ""
+    width: int
+    height: int
+    found: int = Field(description="bodies the detector found (at most max_boxes are returned, highest scores)")
+    bodies: list[BodyProposal]
+    timing_ms: float = 0.0
+
+
 class DisplayResponse(BaseModel):
     width: int
     height: int

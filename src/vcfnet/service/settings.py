@@ -30,6 +30,8 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
     checkpoint: Optional[Path] = None
+    detector: Optional[Path] = None          # `vcfnet train-detector` folder: the page proposes boxes (/api/v1/propose)
+    detector_score_threshold: float = 0.3    # the lowest detection score proposed
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
@@ -101,6 +103,8 @@ class Settings(BaseModel):
                 raise VcfnetError(f"settings: {name} must be positive, got {getattr(self, name)}")
         if self.precision not in ("float32", "bfloat16"):
             raise VcfnetError(f"settings: precision must be float32 or bfloat16, got '{self.precision}'")
+        if not 0.0 <= self.detector_score_threshold <= 1.0:
+            raise VcfnetError(f"settings: detector_score_threshold must be within 0..1, got {self.detector_score_threshold}")
         if self.torch_threads < 0:
             raise VcfnetError(f"settings: torch_threads must be >= 0 (0 = cores // workers), got {self.torch_threads}")
         if self.rate_limit < 0:
