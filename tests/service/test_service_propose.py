@@ -76,7 +76,7 @@ def test_proposals_are_bounded_by_max_boxes_and_a_service_without_a_detector_say
     assert d["found"] == len(im.vertebrae) and len(d["bodies"]) == 2 and [b["index"] for b in d["bodies"]] == [1, 2]
     r = client.post("/api/v1/propose", files=_upload(path))
     assert r.status_code == 404 and "vcfnet serve --detector" in r.json()["error"]["message"]
-    assert "Propose boxes" not in client.get("/").text
+    assert "Propose boxes" not in client.get("/").text and "detector only" not in client.get("/").text
     assert "/api/v1/propose" in client.get("/openapi.json").text
 
 
@@ -92,7 +92,8 @@ def test_a_service_started_with_a_detector_folder_proposes(checkpoint, tmp_path_
     settings = load_settings(None, env={"VCFNET_DETECTOR_SCORE_THRESHOLD": "0"}, checkpoint=checkpoint,
                              detector=detector, upload_dir=tmp_path / "up")
     client = TestClient(create_app(settings))                        # loads the checkpoint and the detector
-    assert "Propose boxes" in client.get("/").text
+    page = client.get("/").text
+    assert "Propose boxes" in page and "detector only proposes boxes" in page
     film = toys.tiny_detector_film(detector)
     d = client.post("/api/v1/propose", files={"image": ("f.png", film.read_bytes(), "image/png")}).json()
     assert d["found"] >= len(d["bodies"]) > 0 and len(d["bodies"]) <= settings.max_boxes

@@ -108,7 +108,8 @@ def create_app(settings: Settings, *, predictor: Any = None) -> FastAPI:
         store=store, limiter=RateLimiter(settings.rate_limit, store=store),
         signer=SessionSigner(settings.session_secret or secrets.token_hex(32), settings.session_max_age_s),
         templates=Jinja2Templates(directory=str(HERE / "templates")), pool=pool,
-        model=model_info(predictor.card), limits=limits_text(predictor.card))
+        model=model_info(predictor.card),
+        limits=limits_text(predictor.card, detector=getattr(predictor, "detector", None) is not None))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -34,16 +34,20 @@ log = logging.getLogger("vcfnet.service")
 DEFAULT_LIMITS = ("Research use only; not a medical device and not for clinical decisions. It classifies "
                   "a fractured vertebra that a reader has boxed as acute, chronic or pathological; it "
                   "does not detect fractures. Weak on pathological fractures (few in its training data).")
+DETECTOR_LIMITS = ("Its vertebra detector only proposes boxes, levels and Genant grades: a reader accepts, moves, "
+                   "deletes or adds them before anything is classified; the detector's measured accuracy is in "
+                   "docs/DETECTION.md.")
 DISPLAY_MAX_SIDE = 2048
 THUMB_MAX_SIDE = 320
 
 
-def limits_text(card: dict[str, Any]) -> str:
-    """The model's limits as stated next to every answer; always says research use / not a device."""
+def limits_text(card: dict[str, Any], *, detector: bool = False) -> str:
+    """The model's limits as stated next to every answer; always says research use / not a device, and
+    with a ``detector`` that its proposals are a reader's to accept."""
     text = str(card.get("intended_use") or "").strip()
     if "medical device" not in text.lower():
         text = f"{DEFAULT_LIMITS} {text}".strip()
-    return text
+    return f"{text} {DETECTOR_LIMITS}" if detector else text
 
 
 def model_info(card: dict[str, Any]) -> dict[str, Any]:
