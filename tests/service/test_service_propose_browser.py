@@ -120,6 +120,6 @@ def test_propose_delete_move_add_then_classify(browser, served, tmp_path):
     want_l4 = [round(l4[0] + 12), round(l4[1] - 6), round(l4[2] + 12), round(l4[3] - 6)]
     assert boxes[0] == pytest.approx(want_l4, abs=2)                                  # moved by 12, -6 px
     assert boxes[2] == pytest.approx(list(l1), abs=0.01) and boxes[3] == pytest.approx([20, 600, 90, 660], abs=2)
-    page.screenshot(path=str(docs / "detect-propose-classified.png"))
+    page.screenshot(path=str(tmp_path / "detect-propose-classified.png"))
     assert errors == []
     page.close()
