@@ -1,17 +1,23 @@
 """The detector end to end at toy size: `vcfnet train-detector` on a synthetic study's vertebrae.json
-(one batch), `vcfnet detect` on one of its films, the outputs' format, and a damaged detector refused."""
+(one batch), `vcfnet detect` on one of its films, the outputs' format, a damaged or old detector refused,
+and a training run killed after a saved state and continued gives the uninterrupted run's detector."""
 from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from vcfnet.cli import main
 from vcfnet.detect.infer import Detector
-from vcfnet.detect.model import DETECT_LEVELS
+from vcfnet.detect.model import ARCHS, DETECT_LEVELS
+from vcfnet.detect.train import DetectorConfig, coco_files_of, train_detector
 from vcfnet.errors import VcfnetError
+from vcfnet.fileio import KILL_ENV
 from vcfnet.synth.generate import generate_study
 
 
@@ -27,7 +33,8 @@ def trained(tmp_path_factory):
 
 def test_train_then_detect_writes_boxes_levels_and_morphometry(trained, capsys):
     card = json.loads((trained / "detector" / "detector.json").read_text())
-    assert card["arch"] == "keypointrcnn_mobilenet_v3" and card["keypoints"] is True
+    assert card["arch"] == ARCHS[0] == "centernet" and card["keypoints"] is True
+    assert card["format"] == "vcfnet-detector-2"
     assert card["training"]["iterations"] == 1 and card["data"][0]["folder"] == "site4-external"
     film = sorted((trained / "study" / "site4-external").glob("*.png"))[0]
     out = trained / "findings.json"
@@ -67,7 +74,11 @@ def test_a_damaged_detector_is_refused_in_one_line(trained, tmp_path, capsys):
     (copy / "detector.json").write_text(json.dumps(card))
     with pytest.raises(VcfnetError, match="do not match the hash"):
         Detector(copy)
-    card["arch"] = "yolo"
+    card["format"] = "vcfnet-detector-1"
+    (copy / "detector.json").write_text(json.dumps(card))
+    with pytest.raises(VcfnetError, match="older vcfnet"):
+        Detector(copy)
+    card["format"], card["arch"] = "vcfnet-detector-2", "yolo"
     (copy / "detector.json").write_text(json.dumps(card))
     film = sorted((trained / "study" / "site4-external").glob("*.png"))[0]
     assert main(["detect", str(copy), str(film)]) == 2
@@ -76,3 +87,25 @@ def test_a_damaged_detector_is_refused_in_one_line(trained, tmp_path, capsys):
     assert main(["train-detector", str(tmp_path / "nothing"), "--out", str(tmp_path / "d")]) == 2
     assert "neither a vertebrae.json" in capsys.readouterr().err
     assert not Path(tmp_path / "d").exists()
+
+
+TOY = ["--min-size", "64", "--max-size", "128", "--batch-size", "2", "--seed", "3"]
+
+
+def test_a_killed_training_run_continues_to_the_same_detector(trained, tmp_path):
+    source = trained / "study" / "site4-external"
+    config = DetectorConfig(max_iterations=4, batch_size=2, min_size=64, max_size=128, seed=3, save_minutes=0)
+    straight = train_detector(coco_files_of([source]), tmp_path / "straight", config)
+    env = {**os.environ, KILL_ENV: "detector-state@2"}            # SIGKILL right after the 2nd saved state
+    killed = subprocess.run([str(Path(sys.executable).parent / "vcfnet"), "train-detector", str(source), "--out",
+                             str(tmp_path / "resumed"), "--max-iterations", "4", "--save-minutes", "0", *TOY],
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    assert (tmp_path / "resumed.training" / "state.json").is_file() and not (tmp_path / "resumed").exists()
+    assert json.loads((tmp_path / "resumed.training" / "state.json").read_text())["progress"]["done"] == 2
+    other = DetectorConfig(max_iterations=4, batch_size=2, min_size=64, max_size=128, seed=4, save_minutes=0)
+    with pytest.raises(VcfnetError, match="other settings"):
+        train_detector(coco_files_of([source]), tmp_path / "resumed", other)
+    resumed = train_detector(coco_files_of([source]), tmp_path / "resumed", config)
+    assert resumed["training"]["iterations"] == 4 and not (tmp_path / "resumed.training").exists()
+    assert resumed["weights_sha256"] == straight["weights_sha256"]

@@ -26,19 +26,25 @@ def train_detector(
     annotations: list[Path] = typer.Argument(..., help="vertebrae.json files, folders holding one, or a "
                                              "`vcfnet synth` folder (every source's vertebrae.json)."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for detector.safetensors + detector.json."),
-    arch: str = typer.Option("keypointrcnn_mobilenet_v3", "--arch", help="keypointrcnn_mobilenet_v3 (boxes, "
-                             "levels, six landmarks) or fasterrcnn_mobilenet_v3 (landmarks read off the box)."),
-    epochs: int = typer.Option(10, "--epochs", min=1),
+    arch: str = typer.Option("centernet", "--arch", help="centernet (default: a centre-point network), "
+                             "keypointrcnn_mobilenet_v3 (R-CNN with six landmarks) or fasterrcnn_mobilenet_v3 "
+                             "(landmarks read off the box)."),
+    epochs: int = typer.Option(200, "--epochs", min=1),
     max_iterations: Optional[int] = typer.Option(None, "--max-iterations", min=1, help="Stop after this many batches."),
     max_minutes: Optional[float] = typer.Option(None, "--max-minutes", min=0.0,
                                                 help="Stop after the batch that passes this much training time."),
-    batch_size: int = typer.Option(2, "--batch-size", min=1),
-    lr: float = typer.Option(1e-4, "--lr", help="AdamW learning rate."),
-    min_size: int = typer.Option(512, "--min-size", min=32, help="Short side the model resizes films to."),
-    max_size: int = typer.Option(1024, "--max-size", min=32, help="Longest side after resizing."),
+    batch_size: int = typer.Option(8, "--batch-size", min=1),
+    lr: float = typer.Option(2e-3, "--lr", help="AdamW peak learning rate (warm-up, then cosine decay)."),
+    min_size: int = typer.Option(256, "--min-size", min=32, max=4096, help="Short side films are scaled to."),
+    max_size: int = typer.Option(512, "--max-size", min=32, max=8192, help="Longest side after scaling."),
+    augment: bool = typer.Option(True, "--augment/--no-augment", help="Random scale, rotation, flip, crop, "
+                                 "contrast, gamma, noise."),
+    save_minutes: float = typer.Option(1.0, "--save-minutes", min=0.0, help="Save the training state "
+                                       "(OUT.training/) this often; a new run with the same settings continues it."),
+    cache_mb: int = typer.Option(1024, "--cache-mb", min=0, help="Films held in memory at the input scale, at most."),
     pretrained_backbone: bool = typer.Option(False, "--pretrained-backbone/--no-pretrained-backbone",
-                                             help="Start from torchvision's ImageNet MobileNetV3 (downloads "
-                                                  "once into torch's cache)."),
+                                             help="R-CNN only: start from torchvision's ImageNet MobileNetV3 "
+                                                  "(downloads once into torch's cache)."),
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, ..."),
 ) -> None:
@@ -47,8 +53,8 @@ def train_detector(
     from vcfnet.detect.train import train_detector as run
 
     config = DetectorConfig(arch=arch, epochs=epochs, max_iterations=max_iterations, max_minutes=max_minutes,
-                            batch_size=batch_size, lr=lr,
-                            min_size=min_size, max_size=max_size, pretrained_backbone=pretrained_backbone,
+                            batch_size=batch_size, lr=lr, min_size=min_size, max_size=max_size, augment=augment,
+                            save_minutes=save_minutes, cache_mb=cache_mb, pretrained_backbone=pretrained_backbone,
                             seed=seed, device=device)
     card = run(coco_files_of(list(annotations)), out, config)
     t = card["training"]

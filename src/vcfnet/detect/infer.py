@@ -8,16 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from vcfnet.detect.model import (
-    ARCHS,
-    DETECT_LEVELS,
-    build_detector,
-    has_keypoints,
-    points_from_box,
-    to_input,
-)
+from vcfnet.detect.model import ARCHS, DETECT_LEVELS, build_detector, has_keypoints, points_from_box, run_detector
 from vcfnet.detect.train import CARD, FORMAT, WEIGHTS
 from vcfnet.errors import VcfnetError
 
@@ -60,19 +52,20 @@ class Detector:
         self.model.eval().to(device)
         self.device, self.score_threshold = device, score_threshold
 
-    @torch.inference_mode()
     def detect(self, pixels: np.ndarray) -> list[Detection]:
         """Bodies in ``pixels`` ((H, W) grey in [0, 1]) scoring >= ``score_threshold``, top to bottom."""
-        out = self.model([to_input(pixels).to(self.device)])[0]
-        boxes = out["boxes"].cpu().numpy()
-        scores = out["scores"].cpu().numpy()
-        labels = out["labels"].cpu().numpy()
-        kps = out["keypoints"].cpu().numpy() if "keypoints" in out else None
+        c = self.card
+        out = run_detector(c["arch"], self.model, pixels, c["min_size"], c["max_size"], self.device)
+        boxes, scores, labels, kps = out["boxes"], out["scores"], out["levels"], out["points"]
+        assert boxes is not None and scores is not None and labels is not None
+        rows, cols = pixels.shape[:2]
+        boxes = np.clip(boxes, 0, [cols, rows, cols, rows])          # a body cut by the edge: boxed to it
+        keep = (scores >= self.score_threshold) & (boxes[:, 2] - boxes[:, 0] >= 1) & (boxes[:, 3] - boxes[:, 1] >= 1)
         found = []
-        for i in np.flatnonzero(scores >= self.score_threshold):
+        for i in np.flatnonzero(keep):
             box = tuple(float(v) for v in boxes[i])
-            pts = kps[i, :, :2] if kps is not None else points_from_box(box)
-            found.append(Detection(box, float(scores[i]), DETECT_LEVELS[int(labels[i]) - 1],  # type: ignore[arg-type]
+            pts = kps[i] if kps is not None else points_from_box(box)
+            found.append(Detection(box, float(scores[i]), DETECT_LEVELS[int(labels[i])],  # type: ignore[arg-type]
                                    tuple((float(x), float(y)) for x, y in pts),
                                    "keypoints" if kps is not None else "box"))
         return sorted(found, key=lambda d: d.box[1] + d.box[3])
@@ -88,6 +81,9 @@ def read_detector_card(path: Path) -> dict[str, Any]:
         card = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise VcfnetError(f"{path}: not JSON ({exc})") from exc
+    if isinstance(card, dict) and card.get("format") == "vcfnet-detector-1":
+        raise VcfnetError(f"{path}: a detector of an older vcfnet (format vcfnet-detector-1); train it again "
+                          "with `vcfnet train-detector`")
     if not isinstance(card, dict) or card.get("format") != FORMAT:
         raise VcfnetError(f"{path}: field 'format' must be '{FORMAT}'")
     if card.get("arch") not in ARCHS:

@@ -1,9 +1,13 @@
-"""The vertebra detector: a torchvision R-CNN on a small backbone, one class per level, six landmarks.
+"""The vertebra detector: a centre-point network or a torchvision R-CNN; the level a body looks like; six landmarks.
 
-Architectures (``ARCHS``), all torchvision (BSD-3-Clause), built with ``weights=None`` unless an ImageNet
-backbone is asked for (``pretrained_backbone``, torchvision's MobileNetV3 weights, BSD):
+Architectures (``ARCHS``; the first is the default, chosen by measurement: docs/DETECTION.md):
 
-- ``keypointrcnn_mobilenet_v3`` (default): MobileNetV3-Large FPN, Faster R-CNN boxes and classes plus a
+- ``centernet``: ``detect.heatmap.CentreNet``, a small residual encoder-decoder in plain torch (one grey
+  channel, output stride 4) with heads for the centre heat map, the level, the box size and the six
+  landmarks as offsets from the centre; films are scaled so the short side is ``min_size`` first;
+- the torchvision (BSD-3-Clause) R-CNNs, built with ``weights=None`` unless an ImageNet backbone is asked
+  for (``pretrained_backbone``, torchvision's MobileNetV3 weights, BSD):
+- ``keypointrcnn_mobilenet_v3``: MobileNetV3-Large FPN, Faster R-CNN boxes and classes plus a
   Keypoint R-CNN head, lightened to four 128-channel convolutions (torchvision's has eight of 512), that
   predicts the six endplate landmarks of each body;
 - ``fasterrcnn_mobilenet_v3``: boxes and classes only; landmarks are then read off the box
@@ -20,7 +24,7 @@ from torch import nn
 
 from vcfnet.errors import VcfnetError
 
-ARCHS = ("keypointrcnn_mobilenet_v3", "fasterrcnn_mobilenet_v3")
+ARCHS = ("centernet", "keypointrcnn_mobilenet_v3", "fasterrcnn_mobilenet_v3")
 DETECT_LEVELS = ("T10", "T11", "T12", "L1", "L2", "L3", "L4", "L5", "S1")
 NUM_KEYPOINTS = 6
 KEYPOINT_CHANNELS = (128, 128, 128, 128)
@@ -29,7 +33,11 @@ KEYPOINT_CHANNELS = (128, 128, 128, 128)
 def build_detector(arch: str = ARCHS[0], *, min_size: int = 512, max_size: int = 1024,
                    pretrained_backbone: bool = False) -> nn.Module:
     """A detector for ``len(DETECT_LEVELS)`` level classes; images are resized to ``min_size`` (short
-    side) within ``max_size`` (long side) inside the model."""
+    side) within ``max_size`` (long side)."""
+    if is_heatmap(arch):
+        from vcfnet.detect.heatmap import CentreNet
+
+        return CentreNet(levels=len(DETECT_LEVELS))
     from torchvision.models import MobileNet_V3_Large_Weights
     from torchvision.models.detection import FasterRCNN, KeypointRCNN
     from torchvision.models.detection.backbone_utils import mobilenet_backbone
@@ -63,7 +71,54 @@ def build_detector(arch: str = ARCHS[0], *, min_size: int = 512, max_size: int =
 
 
 def has_keypoints(arch: str) -> bool:
-    return arch.startswith("keypointrcnn")
+    return arch.startswith("keypointrcnn") or is_heatmap(arch)
+
+
+def is_heatmap(arch: str) -> bool:
+    return arch == "centernet"
+
+
+def train_loss(arch: str, model: nn.Module, views: list, device: str) -> dict[str, torch.Tensor]:
+    """The losses of one batch of ``detect.augment.Annotated`` views (same size for the centre-point net)."""
+    if is_heatmap(arch):
+        from vcfnet.detect.heatmap import STRIDE, build_targets, centre_loss
+
+        rows, cols = views[0].pixels.shape
+        x = torch.from_numpy(np.stack([v.pixels for v in views]))[:, None].to(device)
+        built = [build_targets(v.boxes, v.labels, v.points, v.visible, (rows // STRIDE, cols // STRIDE))
+                 for v in views]
+        t = {k: torch.from_numpy(np.stack([b[k] for b in built])).to(device) for k in built[0]}
+        return centre_loss(model(x), t)
+    images, targets = [], []
+    for v in views:
+        ok = ((v.boxes[:, 2] - v.boxes[:, 0]) >= 1) & ((v.boxes[:, 3] - v.boxes[:, 1]) >= 1)
+        kps = np.concatenate([v.points[ok], v.visible[ok, :, None].astype(np.float32)], -1)
+        target = {"boxes": torch.from_numpy(v.boxes[ok]).reshape(-1, 4), "labels": torch.from_numpy(v.labels[ok] + 1)}
+        if has_keypoints(arch):
+            target["keypoints"] = torch.from_numpy(kps).reshape(-1, NUM_KEYPOINTS, 3)
+        images.append(to_input(v.pixels).to(device))
+        targets.append({k: t.to(device) for k, t in target.items()})
+    return model(images, targets)
+
+
+@torch.inference_mode()
+def run_detector(arch: str, model: nn.Module, pixels: np.ndarray, min_size: int, max_size: int,
+                 device: str) -> dict[str, np.ndarray | None]:
+    """Scores (K,), boxes (K, 4), level indices (K,) and points (K, 6, 2) or None, in ``pixels``' coordinates."""
+    if is_heatmap(arch):
+        from vcfnet.detect.augment import pad_to, scaled_film
+        from vcfnet.detect.heatmap import decode
+
+        scaled, sx, sy = scaled_film(pixels, min_size, max_size)
+        x = torch.from_numpy(pad_to(scaled))[None, None].to(device)
+        d = decode({k: v.cpu() for k, v in model(x).items()})[0]
+        to_film = np.array([sx, sy], np.float32)
+        return {"scores": d["scores"], "boxes": d["boxes"] / np.tile(to_film, 2), "levels": d["levels"],
+                "points": d["points"] / to_film}
+    out = model([to_input(pixels).to(device)])[0]
+    return {"scores": out["scores"].cpu().numpy(), "boxes": out["boxes"].cpu().numpy(),
+            "levels": out["labels"].cpu().numpy() - 1,
+            "points": out["keypoints"].cpu().numpy()[..., :2] if "keypoints" in out else None}
 
 
 def to_input(pixels: np.ndarray) -> torch.Tensor:
