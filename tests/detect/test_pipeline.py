@@ -17,11 +17,10 @@ from vcfnet.errors import VcfnetError
 from vcfnet.io import read_radiograph
 from vcfnet.labels import CLASSES
 from vcfnet.preprocess import PREPROCESSING_VERSION
-from vcfnet.synth.generate import generate_study
 
 
-def _ground_truth_detector():
-    """The one ground-truth detector of the tests (tests/predict/detector_toys.py)."""
+def _toys():
+    """The tests' ground-truth detector and synthetic film (tests/predict/detector_toys.py)."""
     import importlib.util
     import sys
     from pathlib import Path
@@ -30,19 +29,15 @@ def _ground_truth_detector():
         spec = importlib.util.spec_from_file_location("detector_toys", Path(__file__).parents[1] / "predict" / "detector_toys.py")
         sys.modules["detector_toys"] = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(sys.modules["detector_toys"])
-    return sys.modules["detector_toys"].GroundTruthDetector
+    return sys.modules["detector_toys"]
 
 
-GroundTruthDetector = _ground_truth_detector()
+GroundTruthDetector = _toys().GroundTruthDetector
 
 
 @pytest.fixture(scope="module")
 def film(tmp_path_factory):
-    out = tmp_path_factory.mktemp("pipe") / "study"
-    generate_study(out, scale=0.004, seed=7, fmt="dicom", workers=2, resolution=0.3)
-    images = read_coco(out / "site1-development" / FILENAME)
-    im = max(images, key=lambda i: sum(v.fracture is not None for v in i.vertebrae))
-    return out / "site1-development" / im.file_name, im
+    return _toys().synthetic_film(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

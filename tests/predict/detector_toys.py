@@ -28,12 +28,14 @@ class GroundTruthDetector:
                           "keypoints") for vb in self.image.vertebrae]
 
 
-def synthetic_film(folder: Path, fmt: str = "dicom"):
-    """(path, ImageAnnotations) of the film with the most fractured bodies of a tiny synthetic study."""
+def synthetic_film(tmp_path_factory):
+    """(path, ImageAnnotations) of the DICOM film with the most fractured bodies of a tiny synthetic study
+    (``generate_study(scale=0.004, seed=7, resolution=0.3)``), made once per test session."""
     from vcfnet.synth.generate import generate_study
 
-    out = folder / "study"
-    generate_study(out, scale=0.004, seed=7, fmt=fmt, workers=1, resolution=0.3)
+    out = tmp_path_factory.getbasetemp() / "synthetic-film" / "study"
+    if not (out / "site1-development" / FILENAME).is_file():
+        generate_study(out, scale=0.004, seed=7, fmt="dicom", workers=1, resolution=0.3)
     images = read_coco(out / "site1-development" / FILENAME)
     im = max(images, key=lambda i: sum(v.fracture is not None for v in i.vertebrae))
     return out / "site1-development" / im.file_name, im

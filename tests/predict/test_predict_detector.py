@@ -23,7 +23,7 @@ from vcfnet.predict_outputs import DETECTION_COLUMNS
 
 @pytest.fixture(scope="module")
 def film(tmp_path_factory):
-    return synthetic_film(tmp_path_factory.mktemp("film"))
+    return synthetic_film(tmp_path_factory)
 
 
 def test_no_boxes_with_a_detector_finds_measures_and_classifies_the_included(film, blob_model):

@@ -23,7 +23,7 @@ def _toys():
 
 @pytest.fixture(scope="module")
 def film(tmp_path_factory):
-    return _toys().synthetic_film(tmp_path_factory.mktemp("film"))
+    return _toys().synthetic_film(tmp_path_factory)
 
 
 @pytest.fixture

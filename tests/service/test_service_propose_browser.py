@@ -40,7 +40,7 @@ def served(checkpoint, tmp_path_factory):
     from vcfnet.service.settings import Settings
 
     folder = tmp_path_factory.mktemp("propose")
-    path, im = _toys().synthetic_film(folder)
+    path, im = _toys().synthetic_film(tmp_path_factory)
     predictor = Predictor(checkpoint, detector=_toys().GroundTruthDetector(im, score=0.97))
     app = create_app(Settings(checkpoint=checkpoint, upload_dir=folder / "up"), predictor=predictor)
     with socket.socket() as sock:
