@@ -115,7 +115,7 @@ def _print_rows(rows: list[dict], classes) -> None:
     for col in ("image", "file", "box", "level", *extra, *[f"p_{c}" for c in classes], "predicted", "refer"):
         table.add_column(col, justify="right" if col.startswith("p_") or col in ("image", "box", "score") else "left")
     for r in rows:
-        cells = [f"{r['score']:.2f}", str(r["grade"]), str(r["shape"])] if detected else [r["reference"]]
+        cells = [f"{r['score']:.2f}", str(r["grade"]) or "-", str(r["shape"]) or "-"] if detected else [r["reference"]]
         table.add_row(str(r["image"]), Path(r["file"]).name, str(r["box"]), r["level"], *cells,
                       *[_p(r[f"p_{c}"]) for c in classes], f"[bold]{r['predicted'] or 'measured only'}[/bold]",
                       "[bold red]REFER[/bold red]" if r["refer"] else "no")
