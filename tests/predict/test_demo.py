@@ -65,6 +65,16 @@ def test_tiny_demo_runs_every_stage_and_reuses_its_work(tmp_path, capsys):
     assert 0 < len(train_json["images"]) < len(films)                    # the internal test films left out
     assert '<section id="detection">' in report and "Table D3. End to end" in report
     assert "[demo] test: detection sensitivity" in stdout
+    # `vcfnet evaluate --detector` on one site's films gives that cohort's numbers as the demo did
+    detector = next((out / "detectors").iterdir())
+    assert main(["evaluate", str(out / "predictions.csv"), "--study", str(study), "--out", str(out / "eval-cli"),
+                 "--no-figures", "--detector", str(detector), "--annotations", str(out / "synthetic" / "site2-external"),
+                 "--checkpoint", summary["checkpoint"]]) == 0
+    assert "external-site2" in capsys.readouterr().out
+    cli = json.loads((out / "eval-cli" / "metrics.json").read_text())["detection"]["cohorts"]
+    demo_site2 = next(c for c in det["cohorts"] if c["key"] == "external-site2")
+    assert [c["key"] for c in cli] == ["external-site2"] and cli[0]["end_to_end"] == demo_site2["end_to_end"]
+    assert cli[0]["froc_fractured"] == demo_site2["froc_fractured"]
 
     again = _demo(capsys, out, *args)
     assert "reusing the synthetic study" in again and "(0 images decoded" in again

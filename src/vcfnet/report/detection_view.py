@@ -51,7 +51,8 @@ def detection_rows(detection: dict[str, Any]) -> list[dict[str, Any]]:
             "sens_all": _f(c["sensitivity_at_0.5fp_all"], 2), "ap50": _f(c["ap50"]), "map50": _f(c["map50_levels"]),
             "matched": str(c["matched_bodies"]), "level_accuracy": _f(c["level_accuracy"]),
             "uncertain": _f(c["level_uncertain_share"]),
-            "landmark": f"{_f(c['landmark_error_median'], 1)} / {_f(c['landmark_error_mean'], 1)} / "
+            "landmark": "n/a" if c["landmark_error_median"] is None else
+                        f"{_f(c['landmark_error_median'], 1)} / {_f(c['landmark_error_mean'], 1)} / "
                         f"{_f(c['landmark_error_p90'], 1)} {unit}",
             "ba_reduction": _ba(c["bland_altman"]["reduction"]), "ba_ap": _ba(c["bland_altman"]["ratio_ap"]),
             "kappa_linear": _kappa(c, "linear"), "kappa_quadratic": _kappa(c, "quadratic"),
