@@ -70,7 +70,7 @@ class DemoConfig:
     threads: Optional[int] = None
     readers_per_tier: int = 2        # simulated readers of each tier (trainee, competent, expert)
     workers: Optional[int] = None
-    detector_minutes: float = 1.5    # the detector's training budget (the tiny scale trains 2 batches)
+    detector_minutes: float = 1.5    # the detector's training budget (the tiny scale trains 1 batch)
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -258,13 +258,14 @@ def _predict(cfg: DemoConfig, echo: Echo, checkpoint: Path, study: Path) -> Path
 
 
 def detector_config(cfg: DemoConfig):
-    """The detector's settings: its defaults within the demo's time budget; 2 small batches at the tiny scale."""
+    """The detector's settings: its defaults within the demo's time budget (H1's recommendation); at the tiny
+    scale one batch of one film at 64 px (a smoke test of the stage, not a detector)."""
     from dataclasses import replace
 
     from vcfnet.detect.train import DetectorConfig
 
     if cfg.scale <= SCALES["tiny"]:
-        return replace(DetectorConfig(), max_iterations=2, batch_size=2, min_size=128, max_size=256, seed=cfg.seed)
+        return replace(DetectorConfig(), max_iterations=1, batch_size=1, min_size=64, max_size=128, seed=cfg.seed)
     return replace(DetectorConfig(), max_minutes=cfg.detector_minutes, seed=cfg.seed)
 
 
