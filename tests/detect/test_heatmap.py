@@ -29,6 +29,9 @@ def test_decode_reads_boxes_levels_and_points_at_the_peaks():
     assert d["scores"][1] == pytest.approx(0.5, abs=1e-6) and d["scores"][2] < 1e-3
     np.testing.assert_allclose(d["boxes"][0], [21 - 16, 30 - 12, 21 + 16, 30 + 12], atol=1e-4)
     assert d["levels"][0] == 4
+    probs = d["level_probs"][0]                    # softmax over the nine levels: e^3 against eight e^0
+    assert probs.shape == (9,) and probs.sum() == pytest.approx(1.0, abs=1e-6)
+    assert probs[4] == pytest.approx(np.exp(3.0) / (np.exp(3.0) + 8), abs=1e-6)
     np.testing.assert_allclose(d["points"][0, 0], [(5 - 3) * STRIDE, (7 - 2.5) * STRIDE])
     np.testing.assert_allclose(d["points"][0, 4], [5 * STRIDE, (7 + 3.5) * STRIDE])
 
@@ -84,3 +87,18 @@ def test_losses_are_small_for_the_right_answer_and_the_network_learns_one_film(o
         total.backward()
         opt.step()
     assert float(total.detach()) < 0.5 * first
+
+
+def test_a_body_with_no_level_target_is_still_a_body_to_find():
+    """A transitional T13 / L6 (label -1): heat, box and landmarks are learnt, the level loss ignores it."""
+    boxes = np.array([[20, 30, 60, 58], [24, 62, 66, 95]], np.float32)
+    points = np.tile(np.array([[30, 40]], np.float32), (2, 6, 1))
+    t = build_targets(boxes, np.array([5, -1]), points, np.ones((2, 6), bool), (32, 24))
+    assert t["mask"].sum() == 2 and (t["heat"] == 1.0).sum() == 2 and t["level"][1] == -100
+    tt = {k: torch.from_numpy(v)[None] for k, v in t.items()}
+    out = _maps(32, 24)
+    iy, ix = divmod(int(t["index"][0]), 24)
+    out["level"][0, 5, iy, ix] = 20.0              # the labelled body's level right: no level loss at all
+    assert float(centre_loss(out, tt)["level"]) < 1e-6
+    out["level"][0, 5, iy, ix] = 0.0               # ... and uniform: log 9, over the one labelled body only
+    assert float(centre_loss(out, tt)["level"]) == pytest.approx(np.log(9), abs=1e-5)

@@ -1,7 +1,11 @@
 """Levels counted from the S1 anchor; "uncertain" without an anchor, above a gap, on an anomaly."""
 from __future__ import annotations
 
-from vcfnet.detect.levels import UNCERTAIN, assign_levels
+import numpy as np
+import pytest
+
+from vcfnet.detect.levels import TEMPER, UNCERTAIN, anomaly_posterior, assign_levels
+from vcfnet.detect.model import DETECT_LEVELS
 
 NORMAL = ["T11", "T12", "L1", "L2", "L3", "L4", "L5", "S1"]
 
@@ -70,3 +74,48 @@ def test_bodies_below_the_anchor_and_empty_input():
     calls = assign_levels(boxes(3), ["L5", "S1", None])
     assert calls[2].level == UNCERTAIN and "below" in calls[2].reason
     assert assign_levels([], []) == []
+
+
+def probs(levels_and_p):
+    """Probability rows over DETECT_LEVELS: (level, p) puts p on it and the rest evenly on the others."""
+    out = []
+    for level, p in levels_and_p:
+        row = np.full(len(DETECT_LEVELS), (1 - p) / (len(DETECT_LEVELS) - 1))
+        row[DETECT_LEVELS.index(level)] = p
+        out.append(row.tolist())
+    return out
+
+
+def test_unsure_looks_at_the_top_keep_the_count_a_sure_l6_does_not():
+    # T10 and T11 look alike: two top bodies each guessed a level too high with p 0.6 keep the count
+    truth = ["T10", "T11", "T12", "L1", "L2", "L3", "L4", "L5", "S1"]
+    guesses = [("T11", 0.6), ("T12", 0.6)] + [(lv, 0.99) for lv in truth[2:]]
+    calls = assign_levels(boxes(9), [g for g, _ in guesses], probs(guesses), DETECT_LEVELS)
+    assert [c.level for c in calls] == truth
+    assert [c.agrees for c in calls[:2]] == [False, False]
+    # one of them sure of it (p 0.99) is one body: still counted; both sure is what a T13 would look like
+    one = [("T11", 0.5), ("T12", 0.99)] + guesses[2:]
+    assert anomaly_posterior(truth[:-1], _tempered(one[:-1])) < 0.5
+    both = [("T11", 0.99), ("T12", 0.99)] + guesses[2:]
+    assert anomaly_posterior(truth[:-1], _tempered(both[:-1])) > 0.5
+    # a lumbarised S1 (an L6 that looks like S1) with every body above agreeing with it is an anomaly
+    l6 = [(lv, 0.97) for lv in ["T11", "T12", "L1", "L2", "L3", "L4", "L5", "S1", "S1"]]
+    calls = assign_levels(boxes(9), [g for g, _ in l6], probs(l6), DETECT_LEVELS)
+    assert [c.level for c in calls] == [UNCERTAIN] * 8 + ["S1"] and "transitional" in calls[0].reason
+
+
+def _tempered(guesses):
+    rows = probs(guesses)
+    return [{lv: (1 - TEMPER) * v + TEMPER / len(DETECT_LEVELS) for lv, v in zip(DETECT_LEVELS, r)} for r in rows]
+
+
+def test_the_anomaly_posterior_by_hand():
+    # one body, counted L5, certain it is S1 (tempered: 1 - t + t / 9 against t / 9)
+    t = TEMPER
+    like = [{lv: (1 - t if lv == "S1" else 0.0) + t / 9 for lv in DETECT_LEVELS}]
+    llr = np.log((1 - t + t / 9) / (t / 9))
+    odds = np.exp(llr) * (0.04 / 16) / 0.96 + 1 * (0.04 / 16) / 0.96     # shift +1 (to S1) and -1 (to L4: ratio 1)
+    assert anomaly_posterior(["L5"], like) == pytest.approx(odds / (1 + odds), rel=1e-9)
+    prior = 2 * (0.04 / 16) / 0.96                # a body with no guess: the two hypotheses keep their prior
+    assert anomaly_posterior(["L5"], [None]) == pytest.approx(prior / (1 + prior), rel=1e-9)
+    assert anomaly_posterior([], []) == 0.0

@@ -47,3 +47,32 @@ def test_detection_numbers_of_the_same_film():
     assert r["matched_bodies"] == 4 and r["level_accuracy"] == 1.0 and r["landmark_error_median"] == 0.0
     assert r["landmark_error_unit"] == "mm" and r["bland_altman"]["ratio_ap"]["n"] == 4
     assert r["genant_confusion"][0][0] == r["genant_pairs"]          # same rectangles: grade 0 both ways
+
+
+def test_transitional_films_flagged_and_false_alarms_are_counted_apart():
+    """A film with an L6 whose levels the anomaly test called uncertain, and a usual film it flagged wrongly:
+    one of one transitional films flagged, one false alarm among the usual ones; level accuracy on the usual
+    count leaves the L6 film out. The L6 body is a body: found, it is a hit, not a false positive."""
+    import dataclasses
+
+    from detection_toys import box, points
+
+    from vcfnet.detect.coco import VertebraAnnotation
+    from vcfnet.detect.infer import Detection
+    from vcfnet.detect.levels import ANOMALY_REASON, UNCERTAIN, LevelCall
+
+    usual, odd, plain = (_film({lv: None for lv in ("L1", "L2", "L3", "L4", "L5", "S1")}, patient=p)
+                         for p in ("p1", "p2", "p3"))
+    # odd: an L6 below the six bodies, found; every level above S1 called uncertain by the anomaly test
+    l6 = VertebraAnnotation("L6", box(6), points(*box(6)))
+    odd.bodies.append(l6)                     # the film's annotations: the toy's image holds the same list
+    assert odd.image.vertebrae[-1] is l6
+    odd.found.append(Detection(box(6), 0.9, "S1", points(*box(6)), "keypoints"))
+    flagged = LevelCall(UNCERTAIN, "L5", "L5", False, ANOMALY_REASON)
+    odd.findings[:] = [dataclasses.replace(f, level=flagged) for f in odd.findings]
+    usual.findings[:] = [dataclasses.replace(f, level=flagged) for f in usual.findings]
+    r = detection_numbers([usual, odd, plain], n_boot=20)
+    assert (r["transitional_films"], r["transitional_films_flagged"]) == (1, 1)
+    assert (r["usual_films"], r["usual_films_flagged"]) == (2, 1)
+    assert r["sensitivity_at_fp_all"]["0.125"] == 1.0                 # the L6 found is a hit
+    assert r["level_accuracy_usual_count"] == pytest.approx(0.5)      # usual: all uncertain; plain: all right

@@ -114,6 +114,9 @@ def evaluate_detector(
         write_json(out, r)
     typer.echo(f"{r['images']} films, {r['bodies']} bodies ({r['fractured_bodies']} fractured)")
     for key in ("sensitivity_at_0.5fp_all", "sensitivity_at_0.5fp_fractured", "ap50", "map50_levels",
-                "level_accuracy", "level_uncertain_share", "landmark_error_median", "genant_kappa_linear"):
+                "level_accuracy", "level_accuracy_usual_count", "level_uncertain_share", "landmark_error_median",
+                "genant_kappa_linear"):
         value = r[key]
         typer.echo(f"{key:32s} {value:.3f}" if value is not None else f"{key:32s} -")
+    typer.echo(f"{'anomaly test flagged':32s} {r['transitional_films_flagged']} of {r['transitional_films']} films "
+               f"with a T13/L6, {r['usual_films_flagged']} of {r['usual_films']} others")

@@ -12,7 +12,9 @@ film: every detection scoring >= the detector's own threshold is kept for the FR
   the fractured ones (detecting an intact body is then neither a hit nor a false positive); AP@0.5
   (class-agnostic) and mAP@0.5 over the levels the bodies look like;
 - for the detections at the operating score matched to a body (IoU >= 0.5): the level accuracy of the count
-  from S1 ("uncertain" counts as wrong, and its share is given), the landmark error (mm with PixelSpacing:
+  from S1 ("uncertain" counts as wrong, and its share is given), on all films and on the films with the usual
+  count; how many films with a transitional body (a T13 or L6) the anomaly test flagged, and how many of
+  the others it flagged wrongly; the landmark error (mm with PixelSpacing:
   median, mean, 90th percentile), Bland-Altman agreement of two height ratios measured on the detected and
   on the annotated landmarks (the largest height reduction against the neighbours, which sets Genant's grade,
   and the anterior/posterior ratio), and the agreement of the Genant grades (linear and quadratic weighted
@@ -34,9 +36,10 @@ from typing import Any
 import numpy as np
 
 from vcfnet.detect.coco import ImageAnnotations, VertebraAnnotation, read_coco
-from vcfnet.detect.levels import UNCERTAIN
+from vcfnet.detect.levels import ANOMALY_REASON, UNCERTAIN
 from vcfnet.detect.model import DETECT_LEVELS
 from vcfnet.detect.morphometry import Morphometry, measure_spine
+from vcfnet.labels import LEVELS
 from vcfnet.stats._common import UndefinedMetricWarning, jsonable
 from vcfnet.stats.agreement import bland_altman, weighted_kappa_ci
 from vcfnet.stats.detection import froc_curve, match_pairs, mean_average_precision, sensitivity_at_fp
@@ -49,7 +52,7 @@ RATIOS = ("reduction", "ratio_ap")
 
 @dataclass
 class FilmResult:
-    """One annotated film after the pipeline: its ``bodies`` (those with a detector level), every detection
+    """One annotated film after the pipeline: its ``bodies`` (all, a transitional T13 / L6 too), every detection
     (``found``), the pipeline's ``findings`` for those at the operating score, and the annotated landmarks'
     morphometry (``truth``, one per body). ``patient`` groups films for the bootstrap; ``clinical`` is what
     the Predictor was given."""
@@ -107,9 +110,7 @@ def run_films(detector: Any, films: Sequence[tuple[Path, ImageAnnotations]], pre
         findings = detect_and_classify(read_radiograph(path), op, predictor,
                                        clinical=clinical[i] if clinical is not None else None)
         truth = measure_spine([(vb.level, vb.points) for vb in im.vertebrae], im.spacing)
-        bodies = [(vb, m) for vb, m in zip(im.vertebrae, truth) if vb.level in DETECT_LEVELS]
-        out.append(FilmResult(im, [b for b, _ in bodies], op.found, [Finding.of(f) for f in findings],
-                              [m for _, m in bodies],
+        out.append(FilmResult(im, list(im.vertebrae), op.found, [Finding.of(f) for f in findings], truth,
                               patients[i] if patients is not None else None))
     return out
 
@@ -138,8 +139,12 @@ def detection_numbers(results: Sequence[FilmResult], *, operating_score: float =
         out[f"sensitivity_at_0.5fp_{name}"] = sensitivity_at_fp(curve, 0.5)
     agnostic = [["body"] * len(g) for g in gts]
     out["ap50"] = mean_average_precision(gts, agnostic, dets, [["body"] * len(d) for d in dets], scores)[0]
-    out["map50_levels"] = mean_average_precision(gts, [[vb.level for vb in r.bodies] for r in results], dets,
+    # over the levels the detector has classes for: a transitional body is no class it could name
+    known = [[vb for vb in r.bodies if vb.level in DETECT_LEVELS] for r in results]
+    out["map50_levels"] = mean_average_precision([[vb.box for vb in k] for k in known],
+                                                 [[vb.level for vb in k] for k in known], dets,
                                                  [[d.seen for d in r.found] for r in results], scores)[0]
+    out.update(_anomaly_flags(results))
     pairs = [p for i, r in enumerate(results) for p in _pairs(r, i)]
     with warnings.catch_warnings():              # a number undefined here (few matches) is written as null
         warnings.simplefilter("ignore", UndefinedMetricWarning)
@@ -165,6 +170,7 @@ def _pairs(r: FilmResult, film: int) -> list[dict[str, Any]]:
         err = [float(np.hypot((p[0] - q[0]) * sx, (p[1] - q[1]) * sy))
                for p, q in zip(vb.points, f.detection.points) if p is not None]
         out.append({"level_true": vb.level, "level": f.level.level, "errors": err, "film": film,
+                    "usual_count": not _transitional(r),
                     "group": r.patient if r.patient is not None else f"film-{film}",
                     "grade_true": t.grade, "grade": m.grade, "mm": r.image.spacing is not None,
                     "reduction": (_max(m.reduction), _max(t.reduction)), "ratio_ap": (m.ratio_ap, t.ratio_ap)})
@@ -176,13 +182,31 @@ def _max(values) -> float:
     return float(max(finite)) if finite else float("nan")
 
 
+def _transitional(r: FilmResult) -> bool:
+    """Whether the film has a body beyond the usual count (a T13 or an L6: a level outside ``LEVELS``)."""
+    return any(vb.level not in LEVELS for vb in r.bodies)
+
+
+def _anomaly_flags(results: Sequence[FilmResult]) -> dict[str, int]:
+    """Films with a transitional body and how many of them the anomaly test flagged (any body's level
+    uncertain for that reason); the same for the films with the usual count (false alarms)."""
+    flagged = [any(f.level.reason == ANOMALY_REASON for f in r.findings) for r in results]
+    odd = [_transitional(r) for r in results]
+    return {"transitional_films": int(sum(odd)), "transitional_films_flagged": int(sum(f and o for f, o in zip(flagged, odd))),
+            "usual_films": int(len(odd) - sum(odd)),
+            "usual_films_flagged": int(sum(f and not o for f, o in zip(flagged, odd)))}
+
+
 def _per_body(pairs: list[dict[str, Any]], *, alpha: float, n_boot: int, seed: int) -> dict[str, Any]:
     errors = np.array([e for p in pairs for e in p["errors"]])
+    usual = [p for p in pairs if p["usual_count"]]
     graded = [p for p in pairs if p["grade_true"] is not None and p["grade"] is not None]
     out: dict[str, Any] = {
         "matched_bodies": len(pairs),
         "level_accuracy": float(np.mean([p["level"] == p["level_true"] for p in pairs])) if pairs else float("nan"),
         "level_uncertain_share": float(np.mean([p["level"] == UNCERTAIN for p in pairs])) if pairs else float("nan"),
+        "level_accuracy_usual_count": (float(np.mean([p["level"] == p["level_true"] for p in usual]))
+                                       if usual else float("nan")),
         "landmark_error_unit": "mm" if pairs and all(p["mm"] for p in pairs) else "px",
         "landmark_points": int(errors.size), "genant_pairs": len(graded)}
     for name, fn in (("median", np.median), ("mean", np.mean), ("p90", lambda e: np.quantile(e, 0.9))):

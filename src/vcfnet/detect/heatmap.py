@@ -28,6 +28,7 @@ STRIDE = 4
 MAX_PEAKS = 30
 MAX_OBJECTS = 32
 NUM_POINTS = 6
+IGNORE = -100        # cross-entropy's ignore_index: a body with no level target
 
 
 class _Block(nn.Module):
@@ -121,7 +122,7 @@ class CentreNet(nn.Module):
 def build_targets(boxes: np.ndarray, labels: np.ndarray, points: np.ndarray, visible: np.ndarray,
                   shape: tuple[int, int]) -> dict[str, np.ndarray]:
     """Training targets of one view at output size ``shape`` (rows, columns) from boxes (N, 4) x0 y0 x1 y1,
-    labels (N,) level indices, points (N, 6, 2), visible (N, 6) in input pixels."""
+    labels (N,) level indices (negative: no level target), points (N, 6, 2), visible (N, 6) in input pixels."""
     rows, cols = shape
     heat = np.zeros((rows, cols), np.float32)
     n = min(len(boxes), MAX_OBJECTS)
@@ -136,7 +137,8 @@ def build_targets(boxes: np.ndarray, labels: np.ndarray, points: np.ndarray, vis
         ix, iy = int(np.clip(np.floor(cx), 0, cols - 1)), int(np.clip(np.floor(cy), 0, rows - 1))
         sigma = max(0.8, min(x1 - x0, y1 - y0) / 6)
         heat = np.maximum(heat, np.exp(-((xx - ix) ** 2 + (yy - iy) ** 2) / (2 * sigma ** 2)))
-        index[k], mask[k], level[k] = iy * cols + ix, 1.0, labels[k]
+        index[k], mask[k] = iy * cols + ix, 1.0
+        level[k] = labels[k] if labels[k] >= 0 else IGNORE      # a transitional body: no level target
         size[k] = np.log(np.maximum([x1 - x0, y1 - y0], 0.25))
         offset[k] = (cx - ix, cy - iy)
         rel = points[k] / STRIDE - np.array([ix, iy], np.float32)
@@ -165,15 +167,15 @@ def _gather(maps: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
 def centre_loss(out: dict[str, torch.Tensor], t: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The five losses of a batch (targets stacked from ``build_targets``)."""
     mask = t["mask"]
-    n = mask.sum().clamp(min=1.0)
     m = mask.unsqueeze(-1)
 
     def l1(name: str, weight: torch.Tensor) -> torch.Tensor:
         return (torch.abs(_gather(out[name], t["index"]) - t[name]) * weight).sum() / (weight.sum() + 1e-4)
 
     level_logits = _gather(out["level"], t["index"])
+    has_level = mask.reshape(-1) * (t["level"].reshape(-1) != IGNORE)
     level = (F.cross_entropy(level_logits.reshape(-1, level_logits.shape[-1]), t["level"].reshape(-1),
-                             reduction="none") * mask.reshape(-1)).sum() / n
+                             ignore_index=IGNORE, reduction="none") * has_level).sum() / has_level.sum().clamp(min=1.0)
     return {"heat": focal_loss(out["heat"], t["heat"]), "level": level,
             "size": l1("size", m.expand(-1, -1, 2)), "offset": l1("offset", m.expand(-1, -1, 2)),
             "points": l1("points", t["points_mask"])}
@@ -181,8 +183,8 @@ def centre_loss(out: dict[str, torch.Tensor], t: dict[str, torch.Tensor]) -> dic
 
 @torch.no_grad()
 def decode(out: dict[str, torch.Tensor], max_peaks: int = MAX_PEAKS) -> list[dict[str, np.ndarray]]:
-    """Per image: scores (K,), boxes (K, 4), levels (K,) indices, points (K, 6, 2), in input pixels,
-    best first, from the heat map's 3 x 3 local maxima."""
+    """Per image: scores (K,), boxes (K, 4), levels (K,) indices with their probabilities (K, levels),
+    points (K, 6, 2), in input pixels, best first, from the heat map's 3 x 3 local maxima."""
     heat = torch.sigmoid(out["heat"])
     peaks = heat * (F.max_pool2d(heat, 3, stride=1, padding=1) == heat).float()
     b, _, rows, cols = heat.shape
@@ -191,10 +193,11 @@ def decode(out: dict[str, torch.Tensor], max_peaks: int = MAX_PEAKS) -> list[dic
     iy, ix = (index // cols).float(), (index % cols).float()
     offset, size = _gather(out["offset"], index), _gather(out["size"], index).exp()
     points = _gather(out["points"], index).reshape(b, k, NUM_POINTS, 2)
-    levels = _gather(out["level"], index).argmax(-1)
+    level_probs = _gather(out["level"], index).softmax(-1)
+    levels = level_probs.argmax(-1)
     cx, cy = ix + offset[..., 0], iy + offset[..., 1]
     boxes = torch.stack([cx - size[..., 0] / 2, cy - size[..., 1] / 2, cx + size[..., 0] / 2, cy + size[..., 1] / 2], -1)
     cell = torch.stack([ix, iy], -1).unsqueeze(2)
     pts = (points + cell) * STRIDE
     return [{"scores": scores[i].numpy(), "boxes": (boxes[i] * STRIDE).numpy(), "levels": levels[i].numpy(),
-             "points": pts[i].numpy()} for i in range(b)]
+             "level_probs": level_probs[i].numpy(), "points": pts[i].numpy()} for i in range(b)]

@@ -14,17 +14,20 @@ from vcfnet.detect.train import CARD, FORMAT, WEIGHTS
 from vcfnet.errors import VcfnetError
 
 MAX_CARD_BYTES = 1 << 20
+MAX_OVERLAP = 0.3          # IoU above which a lower-scoring box is taken for the same body (``_distinct``)
 
 
 @dataclass(frozen=True)
 class Detection:
     """One detected body (image pixels): box (x0, y0, x1, y1), score, the level it looks like, six points
-    and where they came from (``keypoints`` or ``box``)."""
+    and where they came from (``keypoints`` or ``box``); ``seen_probs``: the probability of each of
+    ``DETECT_LEVELS`` (None where the detector gives only its best guess), which ``detect.levels`` weighs."""
     box: tuple[float, float, float, float]
     score: float
     seen: str
     points: tuple[tuple[float, float], ...]
     points_from: str
+    seen_probs: tuple[float, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"box": [round(v, 2) for v in self.box], "score": round(self.score, 4), "seen_level": self.seen,
@@ -56,19 +59,35 @@ class Detector:
         """Bodies in ``pixels`` ((H, W) grey in [0, 1]) scoring >= ``score_threshold``, top to bottom."""
         c = self.card
         out = run_detector(c["arch"], self.model, pixels, c["min_size"], c["max_size"], self.device)
-        boxes, scores, labels, kps = out["boxes"], out["scores"], out["levels"], out["points"]
+        boxes, scores, labels, kps, probs = (out["boxes"], out["scores"], out["levels"], out["points"],
+                                             out["level_probs"])
         assert boxes is not None and scores is not None and labels is not None
         rows, cols = pixels.shape[:2]
         boxes = np.clip(boxes, 0, [cols, rows, cols, rows])          # a body cut by the edge: boxed to it
         keep = (scores >= self.score_threshold) & (boxes[:, 2] - boxes[:, 0] >= 1) & (boxes[:, 3] - boxes[:, 1] >= 1)
         found = []
-        for i in np.flatnonzero(keep):
+        for i in _distinct(boxes, scores, np.flatnonzero(keep)):
             box = tuple(float(v) for v in boxes[i])
             pts = kps[i] if kps is not None else points_from_box(box)
             found.append(Detection(box, float(scores[i]), DETECT_LEVELS[int(labels[i])],  # type: ignore[arg-type]
                                    tuple((float(x), float(y)) for x, y in pts),
-                                   "keypoints" if kps is not None else "box"))
+                                   "keypoints" if kps is not None else "box",
+                                   tuple(float(p) for p in probs[i]) if probs is not None else None))
         return sorted(found, key=lambda d: d.box[1] + d.box[3])
+
+
+def _distinct(boxes: np.ndarray, scores: np.ndarray, candidates: np.ndarray) -> list[int]:
+    """``candidates`` less those overlapping a better-scoring one by more than ``MAX_OVERLAP`` (IoU, any level):
+    two vertebral bodies' boxes overlap little (at most 0.20 IoU on the synthetic films), so a second box
+    there is the same body found twice, which would also shift the count of levels."""
+    import torch
+    from torchvision.ops import nms
+
+    if len(candidates) == 0:
+        return []
+    kept = nms(torch.as_tensor(boxes[candidates], dtype=torch.float32),
+               torch.as_tensor(scores[candidates], dtype=torch.float32), MAX_OVERLAP)
+    return sorted(int(candidates[k]) for k in kept)
 
 
 def read_detector_card(path: Path) -> dict[str, Any]:

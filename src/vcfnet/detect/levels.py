@@ -8,10 +8,15 @@ mislabelled by its appearance does not shift the others. The count is "uncertain
 - for every body, when no S1 is found (nothing to count from), and for bodies below the anchor;
 - above a gap: two consecutive centres more than ``GAP_FACTOR`` times the median spacing apart (a
   body was missed, so everything above is off by one);
-- for every body above the anchor when ``RUN`` or more consecutive bodies' guessed levels differ from the
-  counted ones by the same offset: an enumeration anomaly (a transitional L6 or a T13, a lumbarised or
-  sacralised segment), and which body is the extra one cannot be told from the film. One lone
-  disagreement is noted (``agrees`` False) but keeps the count.
+- for every body above the anchor when the bodies' look says the count is off: an enumeration anomaly (a
+  transitional L6 or a T13, a lumbarised or sacralised segment), where which body is the extra one cannot
+  be told from the film. The test weighs the detector's level probabilities (``seen_probs``; a bare guess
+  counts as a confident one): each hypothesis "the bodies above position j are all one level off (up or
+  down)" is set against "the count is right", with the anomaly's prior share ``ANOMALY_PRIOR`` spread
+  over ``HYPOTHESES`` of them, and the count is called uncertain when the anomaly's posterior passes one half.
+  Each body's probabilities are first mixed with ``TEMPER`` of a uniform guess, so no single body can
+  decide it. One body, or a run of bodies at the top that look a level off while the bodies under them
+  agree with the count, stays counted (``agrees`` False).
 """
 from __future__ import annotations
 
@@ -25,7 +30,10 @@ from vcfnet.labels import LEVELS
 UNCERTAIN = "uncertain"
 ANCHOR = "S1"
 GAP_FACTOR = 1.7
-RUN = 2
+ANOMALY_PRIOR = 0.04      # the share of films with a transitional vertebra (several per cent of patients)
+HYPOTHESES = 16           # the prior is spread over: 2 shifts x 8 places (T10..L5 on a lumbar film)
+TEMPER = 0.2              # each body's level probabilities are mixed with this much of a uniform guess
+ANOMALY_REASON = "the count from S1 and the bodies' look disagree (transitional vertebra?)"
 _ABOVE_ANCHOR = LEVELS[:LEVELS.index(ANCHOR)]          # T1 .. L5, top to bottom
 
 
@@ -40,11 +48,15 @@ class LevelCall:
     reason: str
 
 
-def assign_levels(boxes: Sequence[Sequence[float]], seen: Sequence[str | None]) -> list[LevelCall]:
-    """Levels of the bodies ``boxes`` ((x0, y0, x1, y1) each) with the detector's guesses ``seen``;
+def assign_levels(boxes: Sequence[Sequence[float]], seen: Sequence[str | None],
+                  probs: Sequence[Sequence[float] | None] | None = None,
+                  classes: Sequence[str] | None = None) -> list[LevelCall]:
+    """Levels of the bodies ``boxes`` ((x0, y0, x1, y1) each) with the detector's guesses ``seen`` and,
+    where it gives them, the probabilities ``probs`` of each of ``classes`` (the detector's levels);
     returned in the order given."""
-    if len(boxes) != len(seen):
-        raise ValueError(f"{len(boxes)} boxes but {len(seen)} level guesses")
+    if len(boxes) != len(seen) or (probs is not None and len(probs) != len(seen)):
+        raise ValueError(f"{len(boxes)} boxes but {len(seen)} level guesses"
+                         + (f" and {len(probs)} probability rows" if probs is not None else ""))
     n = len(boxes)
     if n == 0:
         return []
@@ -58,7 +70,7 @@ def assign_levels(boxes: Sequence[Sequence[float]], seen: Sequence[str | None]) 
         return [c for c in calls if c is not None]
     a = anchors[-1]
     counted = _count(a, len(order))
-    uncertain_from = _uncertain_from(order, cy, a, counted, seen)
+    uncertain_from = _uncertain_from(order, cy, a, counted, _likelihoods(order, seen, probs, classes))
     for k, i in enumerate(order):
         c = counted[k]
         agrees = None if c is None or seen[i] is None else seen[i] == c
@@ -83,7 +95,7 @@ def _count(anchor: int, n: int) -> list[str | None]:
 
 
 def _uncertain_from(order: list[int], cy: np.ndarray, a: int, counted: list[str | None],
-                    seen: Sequence[str | None]) -> tuple[int, str]:
+                    like: list[dict[str, float] | None]) -> tuple[int, str]:
     """(position k, reason): bodies at positions < k (above it) are uncertain; k = 0 when none is."""
     cut, reason = 0, ""
     ys = cy[order[:a + 1]]
@@ -94,16 +106,49 @@ def _uncertain_from(order: list[int], cy: np.ndarray, a: int, counted: list[str 
             if steps[k] > GAP_FACTOR * median:
                 cut, reason = k + 1, "above a gap where a body may be missed"
                 break
-    offsets = [_offset(seen[order[k]], counted[k]) for k in range(a + 1)]
-    for k in range(a, RUN - 2, -1):                 # a run of RUN equal non-zero offsets ending at k
-        run = offsets[k - RUN + 1:k + 1]
-        if run[0] not in (None, 0) and all(o == run[0] for o in run):
-            # which body is the extra (or missing) one cannot be told: no level above S1 is safe
-            return a, "the count from S1 and the bodies' look disagree (transitional vertebra?)"
+    if anomaly_posterior(counted[:a], like[:a]) > 0.5:
+        # which body is the extra (or missing) one cannot be told: no level above S1 is safe
+        return a, ANOMALY_REASON
     return cut, reason
 
 
-def _offset(seen: str | None, counted: str | None) -> int | None:
-    if seen is None or counted is None or seen not in LEVELS or counted not in LEVELS:
-        return None
-    return LEVELS.index(seen) - LEVELS.index(counted)
+def anomaly_posterior(counted: Sequence[str | None], like: Sequence[dict[str, float] | None]) -> float:
+    """P(the bodies above some position are all one level off the count | their look), top to bottom;
+    ``like``: each body's tempered level probabilities (None: no guess)."""
+    terms = []                                        # per body: log-likelihood ratio for a shift of -1, +1
+    for c, q in zip(counted, like):
+        row = [0.0, 0.0]
+        if c is not None and q is not None and c in q:
+            for n, s in enumerate((-1, 1)):
+                k = LEVELS.index(c) + s
+                if 0 <= k < len(LEVELS) and LEVELS[k] in q:
+                    row[n] = float(np.log(q[LEVELS[k]]) - np.log(q[c]))
+        terms.append(row)
+    if not terms:
+        return 0.0
+    llr = np.cumsum(np.array(terms), axis=0)        # row j: the bodies at positions 0..j shifted
+    log_prior = np.log(ANOMALY_PRIOR / HYPOTHESES) - np.log(1 - ANOMALY_PRIOR)
+    log_odds = np.logaddexp.reduce(llr.ravel() + log_prior)
+    return float(1 / (1 + np.exp(-log_odds)))
+
+
+def _likelihoods(order: list[int], seen: Sequence[str | None], probs: Sequence[Sequence[float] | None] | None,
+                 classes: Sequence[str] | None) -> list[dict[str, float] | None]:
+    """Tempered level probabilities of the bodies in ``order``: the detector's where given, else its bare
+    guess taken as certain; None for a body with no guess (its look says nothing)."""
+    out: list[dict[str, float] | None] = []
+    for i in order:
+        p = probs[i] if probs is not None else None
+        if p is not None and classes is not None:
+            if len(p) != len(classes):
+                raise ValueError(f"{len(p)} level probabilities for {len(classes)} classes")
+            dist = dict(zip(classes, (float(v) for v in p)))
+        elif (guess := seen[i]) is not None:
+            dist = {lv: float(lv == guess) for lv in classes or LEVELS}
+            dist.setdefault(guess, 1.0)
+        else:
+            out.append(None)
+            continue
+        total = sum(dist.values()) or 1.0
+        out.append({lv: (1 - TEMPER) * v / total + TEMPER / len(dist) for lv, v in dist.items()})
+    return out

@@ -26,6 +26,7 @@ from vcfnet.errors import VcfnetError
 
 ARCHS = ("centernet", "keypointrcnn_mobilenet_v3", "fasterrcnn_mobilenet_v3")
 DETECT_LEVELS = ("T10", "T11", "T12", "L1", "L2", "L3", "L4", "L5", "S1")
+NO_LEVEL = -1        # a training body's label where its level is none of DETECT_LEVELS (a transitional T13 / L6)
 NUM_KEYPOINTS = 6
 KEYPOINT_CHANNELS = (128, 128, 128, 128)
 
@@ -91,7 +92,8 @@ def train_loss(arch: str, model: nn.Module, views: list, device: str) -> dict[st
         return centre_loss(model(x), t)
     images, targets = [], []
     for v in views:
-        ok = ((v.boxes[:, 2] - v.boxes[:, 0]) >= 1) & ((v.boxes[:, 3] - v.boxes[:, 1]) >= 1)
+        ok = (((v.boxes[:, 2] - v.boxes[:, 0]) >= 1) & ((v.boxes[:, 3] - v.boxes[:, 1]) >= 1)
+              & (v.labels != NO_LEVEL))                   # the R-CNNs' classes are the levels
         kps = np.concatenate([v.points[ok], v.visible[ok, :, None].astype(np.float32)], -1)
         target = {"boxes": torch.from_numpy(v.boxes[ok]).reshape(-1, 4), "labels": torch.from_numpy(v.labels[ok] + 1)}
         if has_keypoints(arch):
@@ -104,7 +106,8 @@ def train_loss(arch: str, model: nn.Module, views: list, device: str) -> dict[st
 @torch.inference_mode()
 def run_detector(arch: str, model: nn.Module, pixels: np.ndarray, min_size: int, max_size: int,
                  device: str) -> dict[str, np.ndarray | None]:
-    """Scores (K,), boxes (K, 4), level indices (K,) and points (K, 6, 2) or None, in ``pixels``' coordinates."""
+    """Scores (K,), boxes (K, 4), level indices (K,), their probabilities (K, levels) or None (the R-CNNs give
+    only the winning class's score) and points (K, 6, 2) or None, in ``pixels``' coordinates."""
     if is_heatmap(arch):
         from vcfnet.detect.augment import pad_to, scaled_film
         from vcfnet.detect.heatmap import decode
@@ -114,10 +117,10 @@ def run_detector(arch: str, model: nn.Module, pixels: np.ndarray, min_size: int,
         d = decode({k: v.cpu() for k, v in model(x).items()})[0]
         to_film = np.array([sx, sy], np.float32)
         return {"scores": d["scores"], "boxes": d["boxes"] / np.tile(to_film, 2), "levels": d["levels"],
-                "points": d["points"] / to_film}
+                "level_probs": d["level_probs"], "points": d["points"] / to_film}
     out = model([to_input(pixels).to(device)])[0]
     return {"scores": out["scores"].cpu().numpy(), "boxes": out["boxes"].cpu().numpy(),
-            "levels": out["labels"].cpu().numpy() - 1,
+            "levels": out["labels"].cpu().numpy() - 1, "level_probs": None,
             "points": out["keypoints"].cpu().numpy()[..., :2] if "keypoints" in out else None}
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from vcfnet.detect.levels import UNCERTAIN, assign_levels
+from vcfnet.detect.model import DETECT_LEVELS
 from vcfnet.detect.morphometry import INCLUSION_MM, INCLUSION_RATIO, Morphometry, measure_spine
 from vcfnet.errors import VcfnetError
 from vcfnet.predict_inputs import read_image
@@ -40,7 +41,8 @@ def detect_and_classify(image: Any, detector: Any, predictor: Any = None, *, cla
     check_classify(classify)
     pixels, _, spacing = read_image(image)
     found = detector.detect(pixels)
-    calls = assign_levels([d.box for d in found], [d.seen for d in found])
+    calls = assign_levels([d.box for d in found], [d.seen for d in found],
+                          [getattr(d, "seen_probs", None) for d in found], DETECT_LEVELS)
     # morphometry needs the anchor's name (S1 is never a reference) even where the count is uncertain
     morph = measure_spine([(c.level if c.level != UNCERTAIN else d.seen, d.points) for d, c in zip(found, calls)],
                           spacing)

@@ -11,8 +11,9 @@ A kill at any moment loses at most the last ``save_minutes`` of work: the traini
 atomically beside the folder (``detect.state``, ``OUT.training/``) and a new run with the same settings
 continues from it (it is removed once the detector is written). Data order and augmentation are drawn
 from (seed, epoch, batch), so an interrupted run continued gives the same detector as an uninterrupted one
-(budgets in minutes excepted: where they stop depends on the machine). Bodies whose level the detector
-has no class for (a transitional T13 / L6) are left out of its targets.
+(budgets in minutes excepted: where they stop depends on the machine). A body whose level the detector has
+no class for (a transitional T13 / L6) is still a body to find: the centre-point net learns its box and
+landmarks with no level target (the R-CNNs, whose classes are the levels, leave it out).
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ import torch
 
 from vcfnet.detect import augment as aug
 from vcfnet.detect.coco import FILENAME, ImageAnnotations, read_coco
-from vcfnet.detect.model import ARCHS, DETECT_LEVELS, build_detector, has_keypoints, train_loss
+from vcfnet.detect.model import ARCHS, DETECT_LEVELS, NO_LEVEL, build_detector, has_keypoints, train_loss
 from vcfnet.detect.state import Progress, load_state, remove_state, save_state, state_dir
 from vcfnet.errors import VcfnetError
 from vcfnet.fileio import file_sha256, kill_point, write_json
@@ -111,8 +112,9 @@ def load_samples(coco_files: list[Path]) -> list[Sample]:
 
 
 def annotated(pixels: np.ndarray, im: ImageAnnotations) -> aug.Annotated:
-    """A film and its bodies of the detector's levels, as arrays (invisible points at 0, 0)."""
-    bodies = [vb for vb in im.vertebrae if vb.level in DETECT_LEVELS]
+    """A film and all its bodies, as arrays (invisible points at 0, 0); label -1 for a level the detector
+    has no class for (``NO_LEVEL``)."""
+    bodies = list(im.vertebrae)
     points = np.zeros((len(bodies), 6, 2), np.float32)
     visible = np.zeros((len(bodies), 6), bool)
     for i, vb in enumerate(bodies):
@@ -120,7 +122,8 @@ def annotated(pixels: np.ndarray, im: ImageAnnotations) -> aug.Annotated:
             if p is not None:
                 points[i, k], visible[i, k] = p, True
     return aug.Annotated(pixels, np.array([vb.box for vb in bodies], np.float32).reshape(-1, 4),
-                         np.array([DETECT_LEVELS.index(vb.level) for vb in bodies], np.int64), points, visible)
+                         np.array([DETECT_LEVELS.index(vb.level) if vb.level in DETECT_LEVELS else NO_LEVEL
+                                   for vb in bodies], np.int64), points, visible)
 
 
 class FilmCache:
