@@ -102,3 +102,16 @@ def test_a_body_with_no_level_target_is_still_a_body_to_find():
     assert float(centre_loss(out, tt)["level"]) < 1e-6
     out["level"][0, 5, iy, ix] = 0.0               # ... and uniform: log 9, over the one labelled body only
     assert float(centre_loss(out, tt)["level"]) == pytest.approx(np.log(9), abs=1e-5)
+
+
+def test_a_body_s_landmark_weight_scales_its_share_of_the_landmark_loss():
+    boxes = np.array([[20, 30, 60, 58], [24, 62, 66, 95]], np.float32)
+    points = np.tile(np.array([[30, 40]], np.float32), (2, 6, 1))
+    t = build_targets(boxes, np.array([5, 6]), points, np.ones((2, 6), bool), (32, 24), np.array([5.0, 1.0]))
+    assert t["points_mask"][0].tolist() == [5.0] * 12 and t["points_mask"][1].tolist() == [1.0] * 12
+    tt = {k: torch.from_numpy(v)[None] for k, v in t.items()}
+    out = _maps(32, 24)
+    for k, off in ((0, 1.0), (1, 0.0)):        # only the weighted body's points are off, by one cell each
+        iy, ix = divmod(int(t["index"][k]), 24)
+        out["points"][0, :, iy, ix] = torch.from_numpy(t["points"][k]) + off
+    assert float(centre_loss(out, tt)["points"]) == pytest.approx(5 * 12 / (5 * 12 + 12), rel=1e-3)

@@ -40,17 +40,19 @@ class Augment:
 
 @dataclass
 class Annotated:
-    """A film with its bodies: boxes (N, 4) x0 y0 x1 y1, labels (N,), points (N, 6, 2), visible (N, 6)."""
+    """A film with its bodies: boxes (N, 4) x0 y0 x1 y1, labels (N,), points (N, 6, 2), visible (N, 6), and
+    each body's weight in the landmark loss (N,; None: all 1)."""
     pixels: np.ndarray
     boxes: np.ndarray
     labels: np.ndarray
     points: np.ndarray
     visible: np.ndarray
+    weight: np.ndarray | None = None
 
     def scaled(self, sx: float, sy: float, pixels: np.ndarray) -> Annotated:
         s = np.array([sx, sy, sx, sy], np.float32)
         return Annotated(pixels, self.boxes * s, self.labels, self.points * np.array([sx, sy], np.float32),
-                         self.visible)
+                         self.visible, self.weight)
 
 
 def scaled_size(rows: int, cols: int, short_side: int, max_side: int) -> tuple[int, int]:
@@ -122,7 +124,8 @@ def move(film: Annotated, matrix: np.ndarray, out: tuple[int, int]) -> Annotated
     points = apply(film.points.reshape(-1, 2)).reshape(n, -1, 2)
     inside = (points[..., 0] >= 0) & (points[..., 0] < cols) & (points[..., 1] >= 0) & (points[..., 1] < rows)
     return Annotated(film.pixels, clipped[keep].astype(np.float32), film.labels[keep],
-                     points[keep].astype(np.float32), (film.visible & inside)[keep])
+                     points[keep].astype(np.float32), (film.visible & inside)[keep],
+                     film.weight[keep] if film.weight is not None else None)
 
 
 def photometric(pixels: np.ndarray, rng: np.random.Generator, aug: Augment) -> np.ndarray:

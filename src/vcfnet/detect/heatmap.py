@@ -120,9 +120,10 @@ class CentreNet(nn.Module):
 
 
 def build_targets(boxes: np.ndarray, labels: np.ndarray, points: np.ndarray, visible: np.ndarray,
-                  shape: tuple[int, int]) -> dict[str, np.ndarray]:
+                  shape: tuple[int, int], weight: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Training targets of one view at output size ``shape`` (rows, columns) from boxes (N, 4) x0 y0 x1 y1,
-    labels (N,) level indices (negative: no level target), points (N, 6, 2), visible (N, 6) in input pixels."""
+    labels (N,) level indices (negative: no level target), points (N, 6, 2), visible (N, 6) in input pixels,
+    ``weight`` (N,) each body's weight in the landmark loss (None: 1)."""
     rows, cols = shape
     heat = np.zeros((rows, cols), np.float32)
     n = min(len(boxes), MAX_OBJECTS)
@@ -143,7 +144,7 @@ def build_targets(boxes: np.ndarray, labels: np.ndarray, points: np.ndarray, vis
         offset[k] = (cx - ix, cy - iy)
         rel = points[k] / STRIDE - np.array([ix, iy], np.float32)
         pts[k] = rel.reshape(-1)
-        pmask[k] = np.repeat(visible[k].astype(np.float32), 2)
+        pmask[k] = np.repeat(visible[k].astype(np.float32), 2) * (float(weight[k]) if weight is not None else 1.0)
     return {"heat": heat[None], "index": index, "mask": mask, "level": level, "size": size, "offset": offset,
             "points": pts, "points_mask": pmask}
 

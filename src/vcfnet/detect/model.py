@@ -86,7 +86,7 @@ def train_loss(arch: str, model: nn.Module, views: list, device: str) -> dict[st
 
         rows, cols = views[0].pixels.shape
         x = torch.from_numpy(np.stack([v.pixels for v in views]))[:, None].to(device)
-        built = [build_targets(v.boxes, v.labels, v.points, v.visible, (rows // STRIDE, cols // STRIDE))
+        built = [build_targets(v.boxes, v.labels, v.points, v.visible, (rows // STRIDE, cols // STRIDE), v.weight)
                  for v in views]
         t = {k: torch.from_numpy(np.stack([b[k] for b in built])).to(device) for k in built[0]}
         return centre_loss(model(x), t)
