@@ -102,7 +102,7 @@ def test_a_killed_training_run_continues_to_the_same_detector(trained, tmp_path)
                             env=env, capture_output=True, text=True, timeout=300)
     assert killed.returncode == -9, killed.stderr[-2000:]
     assert (tmp_path / "resumed.training" / "state.json").is_file() and not (tmp_path / "resumed").exists()
-    assert json.loads((tmp_path / "resumed.training" / "state.json").read_text())["progress"]["done"] == 2
+    assert json.loads((tmp_path / "resumed.training" / "state.json").read_text())["extra"]["progress"]["done"] == 2
     other = DetectorConfig(max_iterations=4, batch_size=2, min_size=64, max_size=128, seed=4, save_minutes=0)
     with pytest.raises(VcfnetError, match="other settings"):
         train_detector(coco_files_of([source]), tmp_path / "resumed", other)
