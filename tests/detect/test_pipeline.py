@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from detector_toys import GroundTruthDetector, synthetic_film
 from vcfnet.detect.coco import FILENAME, read_coco
 from vcfnet.detect.infer import Detection
 from vcfnet.detect.model import points_from_box
@@ -19,25 +20,9 @@ from vcfnet.labels import CLASSES
 from vcfnet.preprocess import PREPROCESSING_VERSION
 
 
-def _toys():
-    """The tests' ground-truth detector and synthetic film (tests/predict/detector_toys.py)."""
-    import importlib.util
-    import sys
-    from pathlib import Path
-
-    if "detector_toys" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("detector_toys", Path(__file__).parents[1] / "predict" / "detector_toys.py")
-        sys.modules["detector_toys"] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules["detector_toys"])
-    return sys.modules["detector_toys"]
-
-
-GroundTruthDetector = _toys().GroundTruthDetector
-
-
 @pytest.fixture(scope="module")
 def film(tmp_path_factory):
-    return _toys().synthetic_film(tmp_path_factory)
+    return synthetic_film(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +70,28 @@ def test_without_a_predictor_it_measures_only_and_bad_options_are_one_line(film)
     with pytest.raises(VcfnetError, match="Invalid classify"):
         detect_and_classify(np.zeros((4, 4), np.float32), GroundTruthDetector(im), classify="some")
 
+
+
+def test_landmarks_past_the_edge_are_not_measured(film, predictor):
+    """A body the detector's landmarks put partly outside the film (cut by the edge) is not graded and not
+    classified as meeting the rule; its neighbours are measured against the others."""
+    path, im = film
+    pixels = read_radiograph(path).pixels
+    truth = GroundTruthDetector(im).detect(pixels)
+
+    class CutTop:
+        def detect(self, px):
+            top = truth[0]
+            x0, y0, x1, y1 = top.box
+            moved = tuple((x, y - y1 - 5.0) if k < 3 else (x, y) for k, (x, y) in enumerate(top.points))
+            return [Detection((x0, 0.0, x1, y1), top.score, top.seen, moved, top.points_from), *truth[1:]]
+
+    cut = detect_and_classify(path, CutTop(), predictor)
+    whole = detect_and_classify(path, GroundTruthDetector(im), predictor)
+    assert cut[0].morphometry.grade is None and cut[0].morphometry.included is None
+    assert "could not be measured" in cut[0].refer_reason
+    assert cut[0].detection.points[0][1] < 0                       # the detection itself keeps what it said
+    assert [f.morphometry.grade for f in cut[2:]] == [f.morphometry.grade for f in whole[2:]]
 
 
 class ReplayDetector:

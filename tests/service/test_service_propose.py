@@ -3,27 +3,18 @@ morphometry, whether it meets the inclusion rule), bounded by max_boxes; the acc
 through the existing predict path; without a detector the endpoint says how to start one."""
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
+from detector_toys import GroundTruthDetector, synthetic_film, tiny_detector, tiny_detector_film
 from vcfnet.cli import main
 from vcfnet.detect.morphometry import measure_spine
 
 
-def _toys():
-    if "detector_toys" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("detector_toys", Path(__file__).parents[1] / "predict" / "detector_toys.py")
-        sys.modules["detector_toys"] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules["detector_toys"])
-    return sys.modules["detector_toys"]
-
-
 @pytest.fixture(scope="module")
 def film(tmp_path_factory):
-    return _toys().synthetic_film(tmp_path_factory)
+    return synthetic_film(tmp_path_factory)
 
 
 @pytest.fixture
@@ -35,7 +26,7 @@ def propose_client(checkpoint, film, tmp_path):
     from vcfnet.service.settings import Settings
 
     def make(**overrides):
-        predictor = Predictor(checkpoint, detector=_toys().GroundTruthDetector(film[1]))
+        predictor = Predictor(checkpoint, detector=GroundTruthDetector(film[1]))
         return TestClient(create_app(Settings(checkpoint=checkpoint, upload_dir=tmp_path / "up", **overrides),
                                      predictor=predictor)), predictor
     return make
@@ -87,14 +78,13 @@ def test_a_service_started_with_a_detector_folder_proposes(checkpoint, tmp_path_
     from vcfnet.service.app import create_app
     from vcfnet.service.settings import Settings, load_settings
 
-    toys = _toys()
-    detector = toys.tiny_detector(tmp_path_factory)
+    detector = tiny_detector(tmp_path_factory)
     settings = load_settings(None, env={"VCFNET_DETECTOR_SCORE_THRESHOLD": "0"}, checkpoint=checkpoint,
                              detector=detector, upload_dir=tmp_path / "up")
     client = TestClient(create_app(settings))                        # loads the checkpoint and the detector
     page = client.get("/").text
     assert "Propose boxes" in page and "detector only proposes boxes" in page
-    film = toys.tiny_detector_film(detector)
+    film = tiny_detector_film(detector)
     d = client.post("/api/v1/propose", files={"image": ("f.png", film.read_bytes(), "image/png")}).json()
     assert d["found"] >= len(d["bodies"]) > 0 and len(d["bodies"]) <= settings.max_boxes
     assert all(b["level"] == "uncertain" or b["level"] in DETECT_LEVELS for b in d["bodies"])

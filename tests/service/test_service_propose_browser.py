@@ -2,32 +2,26 @@
 open a synthetic DICOM, get the proposed boxes with their levels and Genant grades, delete one, move one,
 add one, classify, and check that what the page shows and what it sent are those boxes.
 
-The service's Predictor holds a detector that answers with the film's ground truth (no detector is
-trained well enough yet; what is checked here is the page and the service, not the detector). A
+The service's Predictor holds a detector that answers with the film's ground truth, so the page and the
+service are checked against known boxes, levels and grades (the detector itself is tested in tests/detect). A
 screenshot goes to the test's tmp folder, or to docs/ with VCFNET_SCREENSHOTS=docs (docs/detect-propose.png)."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import socket
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from detector_toys import GroundTruthDetector, synthetic_film
+
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _toys():
-    if "detector_toys" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("detector_toys", REPO / "tests" / "predict" / "detector_toys.py")
-        sys.modules["detector_toys"] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules["detector_toys"])
-    return sys.modules["detector_toys"]
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +34,8 @@ def served(checkpoint, tmp_path_factory):
     from vcfnet.service.settings import Settings
 
     folder = tmp_path_factory.mktemp("propose")
-    path, im = _toys().synthetic_film(tmp_path_factory)
-    predictor = Predictor(checkpoint, detector=_toys().GroundTruthDetector(im, score=0.97))
+    path, im = synthetic_film(tmp_path_factory)
+    predictor = Predictor(checkpoint, detector=GroundTruthDetector(im, score=0.97))
     app = create_app(Settings(checkpoint=checkpoint, upload_dir=folder / "up"), predictor=predictor)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -44,8 +44,8 @@ def detect_and_classify(image: Any, detector: Any, predictor: Any = None, *, cla
     calls = assign_levels([d.box for d in found], [d.seen for d in found],
                           [getattr(d, "seen_probs", None) for d in found], DETECT_LEVELS)
     # morphometry needs the anchor's name (S1 is never a reference) even where the count is uncertain
-    morph = measure_spine([(c.level if c.level != UNCERTAIN else d.seen, d.points) for d, c in zip(found, calls)],
-                          spacing)
+    morph = measure_spine([(c.level if c.level != UNCERTAIN else d.seen, _on_film(d.points, pixels.shape))
+                           for d, c in zip(found, calls)], spacing)
     boxes = [_inside(d.box, pixels.shape) for d in found]
     chosen = [i for i, m in enumerate(morph) if classify == "all" or (classify == "included" and m.included)]
     answers: dict[int, BoxPrediction] = {}
@@ -68,6 +68,13 @@ def _not_classified(m: Morphometry, classify: str, has_predictor: bool) -> str:
         return "measured only: its height loss could not be measured (landmarks outside the image or no neighbour)"
     return (f"measured only: below the study's inclusion rule (height loss under {INCLUSION_RATIO:.0%} and "
             f"under {INCLUSION_MM:g} mm)")
+
+
+def _on_film(points, shape: tuple[int, int]) -> list[tuple[float, float] | None]:
+    """The landmarks on the film; one the detector placed outside it (a body cut by the edge) is not
+    measured (None), as the annotations leave such a point unlabelled: heights need both of a pair."""
+    rows, cols = shape
+    return [(x, y) if 0 <= x < cols and 0 <= y < rows else None for x, y in points]
 
 
 def _inside(box, shape: tuple[int, int]) -> tuple[float, float, float, float]:

@@ -2,7 +2,8 @@
 proposals and the pipeline: a synthetic film with its ground truth, a detector that answers with that
 ground truth (so every later stage is checked against known answers), and a real one-batch detector.
 
-Imported by name from tests/predict (its folder is on sys.path), by file path elsewhere."""
+``import detector_toys`` from any test module: pytest puts tests/ (the folder of the top conftest.py) on
+sys.path."""
 from __future__ import annotations
 
 from pathlib import Path
