@@ -18,7 +18,6 @@ FILM must sit beside its ``vertebrae.json`` (a ``vcfnet synth`` source folder) f
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -28,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load_service import machine, make_checkpoint, write_section  # noqa: E402
+from load_service import emit, machine, make_checkpoint  # noqa: E402
 
 SECTION = "## Detection (no boxes)"
 
@@ -100,13 +99,7 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--write-docs", action="store_true", help=f"replace the '{SECTION}' section of BENCHMARKS.md")
     args = parser.parse_args(argv)
-    load = os.getloadavg()[0]
-    started = time.strftime("%Y-%m-%d %H:%M")
-    text = markdown(run(args.detector, args.film, args.repeats), args, started, load)
-    print(text)
-    if args.write_docs:
-        write_section(text, SECTION)
-    return 0
+    return emit(lambda started, load: markdown(run(args.detector, args.film, args.repeats), args, started, load), SECTION, args.write_docs)
 
 
 if __name__ == "__main__":

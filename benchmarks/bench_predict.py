@@ -17,7 +17,6 @@ with the seed model on the same crops as a float32 NCHW batch. Usage:
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -27,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load_service import BOX, DOCS, machine, make_checkpoint, make_dicom, write_section  # noqa: E402
+from load_service import BOX, DOCS, emit, machine, make_checkpoint, make_dicom  # noqa: E402
 
 SECTION = "## Inference (Predictor)"
 
@@ -126,13 +125,7 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=40)
     parser.add_argument("--write-docs", action="store_true", help=f"replace the '{SECTION}' section of {DOCS}")
     args = parser.parse_args(argv)
-    load = os.getloadavg()[0]
-    started = time.strftime("%Y-%m-%d %H:%M")
-    text = markdown(run(args.repeats), args, started, load)
-    print(text)
-    if args.write_docs:
-        write_section(text, SECTION)
-    return 0
+    return emit(lambda started, load: markdown(run(args.repeats), args, started, load), SECTION, args.write_docs)
 
 
 if __name__ == "__main__":

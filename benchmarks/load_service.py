@@ -178,6 +178,19 @@ def markdown(rows: list[dict], args, started: str, load_before, load_after) -> s
     return "\n".join(lines) + "\n"
 
 
+def emit(make_text, section: str, write_docs: bool) -> int:
+    """A benchmark's last step: ``make_text(started, load)`` (the start time and the 1-minute load average
+    before it ran) printed and, with ``write_docs``, put into docs/BENCHMARKS.md as ``section``."""
+    import time
+
+    load, started = os.getloadavg()[0], time.strftime("%Y-%m-%d %H:%M")
+    text = make_text(started, load)
+    print(text)
+    if write_docs:
+        write_section(text, section)
+    return 0
+
+
 def write_section(text: str, section: str = SECTION) -> None:
     """Replace (or append) one section of docs/BENCHMARKS.md, leaving the other sections alone."""
     from vcfnet.fileio import write_text
