@@ -66,7 +66,11 @@ def run(detector_dir: Path, film: Path, repeats: int) -> dict:
                "detect": _timed(lambda: detect_and_classify(film, detector, predictor), repeats),
                "detect_all": _timed(lambda: detect_and_classify(film, detector, predictor, classify="all"), repeats),
                "detect_only": _timed(lambda: detect_and_classify(film, detector, None, classify="none"), repeats)}
+    from vcfnet.io import read_radiograph
+
+    r = read_radiograph(film)
     res["arch"], res["min_size"] = detector.card["arch"], detector.card["min_size"]
+    res["shape"], res["spacing"] = r.pixels.shape, r.meta.get("pixel_spacing")
     return res
 
 
@@ -74,13 +78,14 @@ def markdown(res: dict, args, started: str, load: float) -> str:
     def q(v, p):
         return float(np.percentile(v, p))
 
+    size = f"{res['shape'][0]} x {res['shape'][1]} px" + (f" at {res['spacing'][0]:g} mm" if res["spacing"] else "")
     rows = [("manual boxes: `Predictor.predict(path, boxes)`", "manual"),
             ("detector: `detect_and_classify(path, detector, predictor)` (classify the included bodies)", "detect"),
             ("detector, every body classified (`classify=\"all\"`)", "detect_all"),
             ("detector + levels + morphometry only (`predictor=None`)", "detect_only")]
     lines = [SECTION, "", f"Measured {started} by `python benchmarks/bench_detect.py DET {args.film.name} --repeats "
              f"{args.repeats}` on {machine()}; 1-min load average before {load:.2f}. The film: "
-             f"{args.film.parent.name}/{args.film.name} of a `vcfnet synth` study; detector `{res['arch']}` at "
+             f"{args.film.parent.name}/{args.film.name} of a `vcfnet synth` study ({size}); detector `{res['arch']}` at "
              f"{res['min_size']} px (it found {res['bodies']} bodies, {res['classified']} meet the inclusion rule "
              f"and are classified); {res['boxes']} manual boxes (the annotated fractured bodies); the classifier a "
              "224-input ResNet-18 with random weights.", "",
