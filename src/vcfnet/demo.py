@@ -70,7 +70,7 @@ class DemoConfig:
     threads: Optional[int] = None
     readers_per_tier: int = 2        # simulated readers of each tier (trainee, competent, expert)
     workers: Optional[int] = None
-    detector_minutes: float = 1.5    # the detector's training budget (the tiny scale trains 1 batch)
+    detector_minutes: float = 3.0    # the detector's training budget (the tiny scale trains 1 batch)
     timings: dict[str, float] = field(default_factory=dict)
 
 
