@@ -51,6 +51,9 @@ def detection_rows(detection: dict[str, Any]) -> list[dict[str, Any]]:
             "sens_all": _f(c["sensitivity_at_0.5fp_all"], 2), "ap50": _f(c["ap50"]), "map50": _f(c["map50_levels"]),
             "matched": str(c["matched_bodies"]), "level_accuracy": _f(c["level_accuracy"]),
             "uncertain": _f(c["level_uncertain_share"]),
+            "level_usual": _f(c.get("level_accuracy_usual_count")),
+            "flags": (f"{c['transitional_films_flagged']} of {c['transitional_films']} / "
+                      f"{c['usual_films_flagged']} of {c['usual_films']}") if "usual_films" in c else "n/a",
             "landmark": "n/a" if c["landmark_error_median"] is None else
                         f"{_f(c['landmark_error_median'], 1)} / {_f(c['landmark_error_mean'], 1)} / "
                         f"{_f(c['landmark_error_p90'], 1)} {unit}",
@@ -95,9 +98,11 @@ def detection_frame(detection: dict[str, Any]) -> pd.DataFrame:
         for name in ("all", "fractured"):
             row.update({f"sensitivity_{name}_at_{fp}fp": v for fp, v in c[f"sensitivity_at_fp_{name}"].items()})
         for k in ("ap50", "map50_levels", "matched_bodies", "level_accuracy", "level_uncertain_share",
+                  "level_accuracy_usual_count", "transitional_films", "transitional_films_flagged", "usual_films",
+                  "usual_films_flagged",
                   "landmark_error_median", "landmark_error_mean", "landmark_error_p90", "landmark_error_unit",
                   "genant_kappa_linear", "genant_kappa_quadratic", "genant_pairs"):
-            row[k] = c[k]
+            row[k] = c.get(k)
         for key, ba in c["bland_altman"].items():
             row.update({f"bland_altman_{key}_{k}": ba.get(k) for k in ("bias", "loa_low", "loa_high", "n")})
         e = c["end_to_end"]
