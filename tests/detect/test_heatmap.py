@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from vcfnet.detect.heatmap import STRIDE, CentreNet, build_targets, centre_loss, decode, focal_loss
+from vcfnet.detect.heatmap import POINTS_WEIGHT, STRIDE, CentreNet, build_targets, centre_loss, decode, focal_loss
 
 
 def _maps(rows: int, cols: int) -> dict[str, torch.Tensor]:
@@ -114,4 +114,4 @@ def test_a_body_s_landmark_weight_scales_its_share_of_the_landmark_loss():
     for k, off in ((0, 1.0), (1, 0.0)):        # only the weighted body's points are off, by one cell each
         iy, ix = divmod(int(t["index"][k]), 24)
         out["points"][0, :, iy, ix] = torch.from_numpy(t["points"][k]) + off
-    assert float(centre_loss(out, tt)["points"]) == pytest.approx(5 * 12 / (5 * 12 + 12), rel=1e-3)
+    assert float(centre_loss(out, tt)["points"]) == pytest.approx(POINTS_WEIGHT * 5 * 12 / (5 * 12 + 12), rel=1e-3)

@@ -8,7 +8,8 @@ level a body looks like depends on where the sacrum is, beyond a convolution's r
 - ``level``  (9): the level the body looks like, ``DETECT_LEVELS`` (cross-entropy at the centres);
 - ``size``   (2): log of the box width and height in cells (L1 at the centres);
 - ``offset`` (2): where in its cell the centre lies, 0..1 (L1);
-- ``points`` (12): the six landmarks relative to the centre's cell, in cells (L1, visible points only).
+- ``points`` (12): the six landmarks relative to the centre's cell, in cells (L1, visible points only,
+  weighted ``POINTS_WEIGHT``; a fractured body's points count more, ``detect.train.FRACTURED_WEIGHT``).
 
 Decoding: sigmoid heat, peaks = cells equal to their 3 x 3 max-pool, the top ``MAX_PEAKS``. The network
 takes one grey channel at the detector's input scale (``detect.augment.scaled_film``); coordinates in and
@@ -28,6 +29,9 @@ STRIDE = 4
 MAX_PEAKS = 30
 MAX_OBJECTS = 32
 NUM_POINTS = 6
+#: the landmark loss's weight against the others: heights (and so Genant grades) are read off the landmarks;
+#: at the demo's 3-minute budget weight 3 against 1 gave landmarks 2.1 mm against 3.0 mm (docs/DETECTION.md)
+POINTS_WEIGHT = 3.0
 IGNORE = -100        # cross-entropy's ignore_index: a body with no level target
 
 
@@ -179,7 +183,7 @@ def centre_loss(out: dict[str, torch.Tensor], t: dict[str, torch.Tensor]) -> dic
                              ignore_index=IGNORE, reduction="none") * has_level).sum() / has_level.sum().clamp(min=1.0)
     return {"heat": focal_loss(out["heat"], t["heat"]), "level": level,
             "size": l1("size", m.expand(-1, -1, 2)), "offset": l1("offset", m.expand(-1, -1, 2)),
-            "points": l1("points", t["points_mask"])}
+            "points": POINTS_WEIGHT * l1("points", t["points_mask"])}
 
 
 @torch.no_grad()
