@@ -61,7 +61,7 @@ def run(detector_dir: Path, film: Path, repeats: int) -> dict:
         detector = Detector(detector_dir)
         found = detect_and_classify(film, detector, predictor)
         res = {"boxes": len(boxes), "bodies": len(found),
-               "classified": sum(f.prediction is not None for f in found),
+               "classified": sum(f.classified for f in found),
                "manual": _timed(lambda: predictor.predict(film, boxes), repeats),
                "detect": _timed(lambda: detect_and_classify(film, detector, predictor), repeats),
                "detect_all": _timed(lambda: detect_and_classify(film, detector, predictor, classify="all"), repeats),

@@ -63,12 +63,6 @@ class BoxPrediction:
         """Whether the model answered for this box (False: a detected body measured only)."""
         return bool(self.probabilities)
 
-    @property
-    def prediction(self) -> BoxPrediction | None:
-        """This answer when classified, else None (how the pipeline's results read before they became
-        ``BoxPrediction``s: ``finding.prediction``)."""
-        return self if self.classified else None
-
     def overlay(self, pixels: np.ndarray | None = None, *, alpha: float = 0.45,
                 colormap: str = DEFAULT_COLORMAP, full_image: bool = False) -> np.ndarray:
         """The heatmap blended over the box region of the radiograph: (h, w, 3) uint8 RGB.

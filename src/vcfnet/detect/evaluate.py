@@ -76,8 +76,8 @@ class Finding:
 
     @classmethod
     def of(cls, answer: Any) -> Finding:
-        p = answer.prediction
-        return cls(answer.detection, answer.level, answer.morphometry, p.predicted if p is not None else None)
+        return cls(answer.detection, answer.level, answer.morphometry,
+                   answer.predicted if answer.classified else None)
 
 
 class _Operating:
