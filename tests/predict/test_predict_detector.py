@@ -11,8 +11,8 @@ import json
 
 import numpy as np
 import pytest
-from detector_toys import GroundTruthDetector, synthetic_film, tiny_detector, tiny_detector_film
 
+from detector_toys import GroundTruthDetector, synthetic_film, tiny_detector, tiny_detector_film
 from vcfnet.cli import main
 from vcfnet.detect.morphometry import measure_spine
 from vcfnet.errors import VcfnetError
