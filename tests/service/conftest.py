@@ -122,7 +122,8 @@ def live_server(checkpoint, tmp_path_factory):
     folder = tmp_path_factory.mktemp("live")
     log_path = folder / "server.log"
     port = free_port()
-    env = {**os.environ, "VCFNET_UPLOAD_DIR": str(folder / "uploads")}
+    (folder / "tmp").mkdir()          # the server's own temporary folder: it must be empty after a SIGTERM
+    env = {**os.environ, "VCFNET_UPLOAD_DIR": str(folder / "uploads"), "TMPDIR": str(folder / "tmp")}
     cmd = [sys.executable, "-c", "import sys; from vcfnet.cli import main; sys.exit(main())",
            "serve", "--checkpoint", str(checkpoint), "--port", str(port)]
     with open(log_path, "wb") as log:
@@ -148,7 +149,8 @@ def live_server(checkpoint, tmp_path_factory):
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
-
+    left = [p.name for p in (folder / "tmp").iterdir()]
+    assert proc.returncode == 128 + 15 and not left, (proc.returncode, left)   # its state folder removed
 
 def predict_files(image: bytes, boxes=None, *, name: str = "radiograph.png", gradcam: bool = False):
     """``files`` and ``data`` for ``client.post('/api/v1/predict', ...)``."""

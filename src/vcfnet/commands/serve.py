@@ -13,6 +13,8 @@ import logging
 import os
 import secrets
 import shutil
+import signal
+import sys
 import tempfile
 from pathlib import Path
 from typing import Optional
@@ -124,9 +126,13 @@ def _state_dir(settings):
         return
     folder = Path(tempfile.mkdtemp(prefix="vcfnet-state-"))
     settings.state_dir = folder
+    # uvicorn shuts down on SIGTERM, then raises the signal again under the handler it found: the default one
+    # would end the process before this ``finally`` and leave the folder behind; SystemExit unwinds through it
+    before = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
         yield folder
     finally:
+        signal.signal(signal.SIGTERM, before)
         shutil.rmtree(folder, ignore_errors=True)
 
 
