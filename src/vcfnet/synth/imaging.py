@@ -127,7 +127,8 @@ def acquire(mu: np.ndarray, rng: np.random.Generator, site: SiteProfile, spacing
             roi: tuple[int, int, int, int] | None = None) -> np.ndarray:
     """Image formation at ``site``: attenuation line integrals ``mu`` -> processed image in [0, 1], bone bright.
 
-    1. primary fluence ``exp(-mu)`` with the heel effect (intensity falling towards the anode end);
+    1. primary fluence ``exp(-mu)`` with the heel effect (intensity falling towards the anode end; the
+       anode is at the head, the cathode's stronger beam over the thicker pelvis, as radiographers set it);
     2. scatter: a broad (30 mm) blur of the fluence leaving the body, ``site.scatter`` times the primary;
     3. quantum noise: Poisson statistics of ``site.quanta`` effective photons per mm^2 where the
        automatic exposure control measures (behind the spine), so a pixel's noise follows its area and
@@ -143,8 +144,8 @@ def acquire(mu: np.ndarray, rng: np.random.Generator, site: SiteProfile, spacing
     """
     h, w = mu.shape
     ref = np.float32(np.exp(-REF_MU))
-    anode = np.linspace(-0.5, 0.5, h, dtype=np.float32)[:, None]
-    primary = np.exp(-mu) * (1 - np.float32(site.heel) * anode)
+    towards_feet = np.linspace(-0.5, 0.5, h, dtype=np.float32)[:, None]
+    primary = np.exp(-mu) * (1 + np.float32(site.heel) * towards_feet)
     fb = max(1, int(round(2.0 / spacing)))               # broad operations on a ~2 mm grid
     small = shrink(np.minimum(primary, 4 * ref), fb)      # air beside the body does not scatter
     scatter = np.float32(site.scatter) * blur(small, 30.0 / (spacing * fb))

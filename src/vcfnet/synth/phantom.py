@@ -1,9 +1,9 @@
 """A lateral lumbar radiograph phantom: anatomy -> attenuation map -> site acquisition.
 
 ``render_patient`` lays out T10-S2 along a lordotic curve (each fracture adds its kyphotic wedge
-angle), puts soft tissue, the posterior skin line, ribs, the iliac crest, aortic calcification and
-bowel gas around it, draws every vertebra (``synth_vertebra``) and runs the site's imaging chain
-(``synth_imaging.acquire``). Boxes are the fractured bodies' outlines with a little jitter, as a
+angle), puts soft tissue, the lungs above the diaphragm, the posterior skin line, ribs, the iliac
+crests, aortic calcification and bowel gas around it, draws every vertebra (``synth_vertebra``) and
+runs the site's imaging chain (``synth_imaging.acquire``). Boxes are the fractured bodies' outlines with a little jitter, as a
 radiologist draws them in LabelImg.
 """
 from __future__ import annotations
@@ -154,15 +154,18 @@ def _jitter(rng: np.random.Generator, box, s: float, shape: tuple[int, int]):
 
 def _background(rng: np.random.Generator, shape: tuple[int, int], s: float, spine: list[Vertebra],
                 gain: float):
-    """All but the vertebral bodies, drawn on a 3x coarser grid (it is all blurry) and enlarged."""
+    """All but the vertebral bodies: soft tissue, iliac crests, gas and the posterior elements on a 3x
+    coarser grid (it is all blurry) and enlarged, then the ribs at full resolution."""
     f = 3
     small = (-(-shape[0] // f), -(-shape[1] // f))
     mu = _soft_tissue(rng, small, s * f, spine)
-    _ribs_and_pelvis(rng, mu, s * f, spine)
+    _iliac_crests(rng, mu, s * f, spine)
     _bowel_gas(rng, mu, s * f, spine)
     for vb in spine:
-        render_posterior(mu, vb, s * f, 0.6 * gain)
-    return upsample(mu, f, shape)
+        render_posterior(mu, vb, s * f, 0.35 * gain)
+    mu = upsample(mu, f, shape)
+    _ribs(rng, mu, s, spine)      # at full resolution: their cortices are thin sharp lines
+    return mu
 
 
 def _soft_tissue(rng: np.random.Generator, shape: tuple[int, int], s: float, spine: list[Vertebra]):
@@ -192,14 +195,44 @@ def _soft_tissue(rng: np.random.Generator, shape: tuple[int, int], s: float, spi
     centre = (spine_x - rng.uniform(0, 12))[:, None]
     mu += (rng.uniform(0.06, 0.14) * np.clip(1 - ((x[None, :] - centre) / width) ** 2, 0, 1)
            * ((down > 0) & (down < 1.3))).astype(np.float32)
+    mu -= _lungs(rng, y, x, spine, back, front) * (bulk * (0.35 + 0.65 * thick) * skin).astype(np.float32)
     return mu
 
 
-def _ribs_and_pelvis(rng: np.random.Generator, mu: np.ndarray, s: float, spine: list[Vertebra]):
-    """The 11th and 12th ribs crossing T11-L1 (and a 13th pair at a T13) and the iliac crest over L4-L5."""
-    rows, cols = mu.shape
-    yy = ((np.arange(rows, dtype=np.float32) + 0.5) * s)[:, None]
-    xx = ((np.arange(cols, dtype=np.float32) + 0.5) * s)[None, :]
+def _lungs(rng: np.random.Generator, y: np.ndarray, x: np.ndarray, spine: list[Vertebra], back: np.ndarray,
+           front: np.ndarray) -> np.ndarray:
+    """Share of the soft-tissue path that is air-filled lung, above the two hemidiaphragms (rows, cols).
+
+    Each hemidiaphragm is a dome, highest in front of the spine (above T11, often above the film) and
+    falling steeply to the posterior costophrenic recess behind the spine (near T12-L1); the two sit
+    5-25 mm apart, so the thoracolumbar bodies show a double edge. Above it a faint texture of lung vessels."""
+    by = {v.level: v for v in spine}
+    t11, l1 = by["T11"], by["L1"]
+    air = np.zeros((len(y), len(x)), np.float32)
+    sulcus0 = l1.cy - l1.height / 2 + rng.uniform(-20, 8)
+    for k in range(2):
+        sulcus = sulcus0 + k * rng.uniform(5, 25)
+        dome = t11.cy + rng.uniform(-45, -15) + k * rng.uniform(0, 12)
+        x_back = np.interp(sulcus, y, back) - rng.uniform(15, 30)
+        x_front = t11.cx - rng.uniform(60, 110)
+        a = np.clip((x - x_front) / max(x_back - x_front, 1.0), 0, 1)
+        edge = dome + (sulcus - dome) * a ** 1.6 - 20.0 * np.clip((x_front - x) / 80.0, 0, 1)
+        inside = np.clip((edge[None, :] - y[:, None]) / 8.0, 0, 1)     # soft: the dome is curved across the beam
+        air += 0.5 * inside
+    vessels = 1.0 + 0.1 * np.clip(smooth_noise(rng, air.shape, 5.0 / max(y[1] - y[0], 1e-3), smooth=1.0), -2, 2)
+    # the lungs stop short of the skin: ribs and chest wall muscle lie outside them
+    inner = (np.clip((back[:, None] - 12 - x[None, :]) / 20, 0, 1)
+             * np.clip((x[None, :] - front[:, None] - 12) / 20, 0, 1))
+    return (rng.uniform(0.05, 0.12) * air * vessels * inner).astype(np.float32)
+
+
+def _ribs(rng: np.random.Generator, mu: np.ndarray, s: float, spine: list[Vertebra]):
+    """The 11th and 12th ribs crossing T11-L1 (and a 13th pair at a T13), at full resolution.
+
+    A rib is a curved bone tube (a cortical shell: two bright edges, a greyer middle) that tapers and fades
+    towards its free anterior end. Each pair is seen twice, the far rib a little larger and offset (beam
+    divergence).
+    """
     by = {v.level: v for v in spine}
     for lv in ("T11", "T12", "T13", "L1") if "T13" in by else ("T11", "T12", "L1"):
         if lv != "T13" and rng.random() < 0.25:
@@ -207,42 +240,121 @@ def _ribs_and_pelvis(rng: np.random.Generator, mu: np.ndarray, s: float, spine: 
         v = by[lv]
         r = rng.uniform(150, 260)
         cy, cx = v.cy - r * rng.uniform(0.3, 0.6), v.cx + r * rng.uniform(0.75, 0.95)
-        dist = np.abs(np.hypot(yy - cy, xx - cx) - r)
-        reach = (xx > v.cx - v.depth * rng.uniform(0.0, 0.7)) * (xx < v.cx + v.depth * 1.8)
-        band = np.clip((4.5 - dist) / s + 0.5, 0, 1) * reach
-        mu += 0.045 * band + 0.035 * np.clip((1.0 - np.abs(dist - 4.0)) / s + 0.5, 0, 1) * band
-    l5 = by["L5"]
-    r = rng.uniform(95, 130)
-    top = (by["L4"].cy + l5.cy) / 2 + rng.uniform(-12, 12)     # the crest's top near the L4-L5 disc
-    cy, cx = top + r, l5.cx + rng.uniform(10, 45)
-    dist = np.hypot(yy - cy, xx - cx) - r
-    crest = np.clip((cy - yy) / r - 0.45, 0, 1) ** 0.5        # only the upper arc is the crest
-    wing = np.clip(-dist / s + 0.5, 0, 1) * np.clip(1.2 - (yy - (cy - r)) / (1.2 * r), 0, 1)
-    mu += 0.035 * wing + 0.08 * crest * np.clip((1.5 - np.abs(dist + 1.5)) / s + 0.5, 0, 1)
+        start = v.cx + v.depth * 1.8
+        free = v.cx - v.depth * rng.uniform(0.0, 0.7)
+        for shift, grow in ((0.0, 1.0), (rng.uniform(2, 7), rng.uniform(1.02, 1.06))):
+            # the lower branch of the circle between the free end and 30 mm behind the spine
+            xs = np.linspace(free, start + 30.0, 64)
+            ys = cy + shift + np.sqrt(np.clip((r * grow) ** 2 - (xs - cx) ** 2, 0, None))
+            win = _window(mu.shape, s, (ys.min() - 6, ys.max() + 6), (free, start + 30.0))
+            if win is None:
+                continue
+            (y0, x0), yy, xx = win
+            along = np.clip((xx - free) / max(start - free, 1.0), 0, 1)      # 0 at the free end, 1 at the spine
+            reach = np.clip((xx - free) / 8.0, 0, 1) * np.clip((start + 30.0 - xx) / 30.0, 0, 1)  # fades behind
+            dist = np.abs(np.hypot(yy - cy - shift, xx - cx) - r * grow) * (yy > cy + shift)
+            dist = dist + 1e3 * (yy <= cy + shift)
+            radius = 3.0 + 1.8 * along
+            tube = np.sqrt(np.clip(radius ** 2 - dist ** 2, 0, None)) - 0.6 * np.sqrt(
+                np.clip((radius - 1.1) ** 2 - dist ** 2, 0, None))
+            mu[y0:y0 + yy.shape[0], x0:x0 + xx.shape[1]] += (
+                0.016 * (0.45 + 0.55 * along) * reach * tube).astype(np.float32)
+
+
+def _iliac_crests(rng: np.random.Generator, mu: np.ndarray, s: float, spine: list[Vertebra]):
+    """The iliac crests over L4-L5: two dense arcs convex upwards (near and far side, offset by beam
+    divergence), the wing fading out below them (a coarse grid will do)."""
+    by = {v.level: v for v in spine}
+    l4, l5 = by["L4"], by["L5"]
+    top = (l4.cy + l5.cy) / 2 + rng.uniform(-12, 12)     # the crest's top near the L4-L5 disc
+    r = rng.uniform(110, 160)
+    cx0 = l5.cx + rng.uniform(0, 35)
+    for shift, grow, weight in ((0.0, 1.0, 1.0), (rng.uniform(3, 12), rng.uniform(1.0, 1.08), 0.8)):
+        cy, cx = top + shift + r * grow, cx0 + rng.uniform(-6, 6)
+        # the crest runs from the anterior superior iliac spine to the posterior one, ~50 deg each side
+        win = _window(mu.shape, s, (cy - r * grow - 6, cy), (cx - r * grow, cx + r * grow))
+        if win is None:
+            continue
+        (y0, x0), yy, xx = win
+        dist = np.hypot(yy - cy, xx - cx) - r * grow                       # < 0 inside the arc
+        ang = np.arctan2(xx - cx, cy - yy)
+        span = np.clip((0.75 - np.abs(ang - 0.15)) / 0.2, 0, 1)
+        crest = np.sqrt(np.clip(9.0 - (dist + 3.0) ** 2, 0, None)) - 0.6 * np.sqrt(
+            np.clip(4.0 - (dist + 3.0) ** 2, 0, None))
+        wing = np.clip(-dist / 4.0, 0, 1) * np.exp(-np.clip(-dist, 0, None) / 45.0)
+        mu[y0:y0 + yy.shape[0], x0:x0 + xx.shape[1]] += (
+            weight * span * (0.028 * crest + 0.05 * wing)).astype(np.float32)
+
+
+def _window(shape: tuple[int, int], s: float, ys: tuple[float, float], xs: tuple[float, float]):
+    """The pixels of ``shape`` inside the rectangle ``ys`` x ``xs`` (mm): their top-left index and the
+    (rows, 1) and (1, cols) millimetre coordinates of their centres, or None when it misses the image."""
+    y0, y1 = max(0, int(ys[0] / s)), min(shape[0], int(np.ceil(ys[1] / s)))
+    x0, x1 = max(0, int(xs[0] / s)), min(shape[1], int(np.ceil(xs[1] / s)))
+    if y1 <= y0 or x1 <= x0:
+        return None
+    yy = ((np.arange(y0, y1, dtype=np.float32) + 0.5) * s)[:, None]
+    xx = ((np.arange(x0, x1, dtype=np.float32) + 0.5) * s)[None, :]
+    return (y0, x0), yy, xx
 
 
 def _bowel_gas(rng: np.random.Generator, mu: np.ndarray, s: float, spine: list[Vertebra]):
-    """Dark, mottled gas blobs in front of the spine (some over the bodies); aortic calcification."""
+    """Bowel gas in front of the spine (some over the bodies): loops of colon, tubes of gas 8-22 mm wide
+    winding a few centimetres, and mottled stool (gas trapped in faeces); aortic calcification."""
     rows, cols = mu.shape
     by = {v.level: v for v in spine}
     front = min(v.cx - v.depth / 2 for v in spine if not v.level.startswith("S"))
-    for _ in range(int(rng.integers(4, 12))):
-        ry, rx = rng.uniform(8, 26, size=2)
-        cy = rng.uniform(by["T11"].cy, by["S1"].cy)
-        cx = front + rng.uniform(-100, 30)
-        r = max(ry, rx)                               # the blob turns: its window must hold any angle
+    gas = np.zeros_like(mu)
+    for _ in range(int(rng.integers(2, 6))):
+        cy = rng.uniform(by["T12"].cy, by["S1"].cy)
+        cx = front + rng.uniform(-110, 25)
+        heading = rng.uniform(0, 2 * np.pi)
+        width = rng.uniform(4, 11)
+        depth = rng.uniform(0.04, 0.15)
+        for _ in range(int(rng.integers(4, 14))):
+            step = rng.uniform(5, 10)
+            ny, nx = cy + step * np.cos(heading), cx + step * np.sin(heading)
+            _rod(gas, s, (cy, cx), (ny, nx), width, depth)
+            cy, cx = ny, nx
+            heading += rng.normal(0, 0.6)
+    for _ in range(int(rng.integers(0, 4))):           # stool: a patch of trapped gas, mottled
+        cy = rng.uniform(by["L2"].cy, by["S1"].cy)
+        cx = front + rng.uniform(-100, 0)
+        r = rng.uniform(12, 25)
         y0, y1 = max(0, int((cy - r) / s)), min(rows, int((cy + r) / s) + 1)
         x0, x1 = max(0, int((cx - r) / s)), min(cols, int((cx + r) / s) + 1)
         if y1 <= y0 or x1 <= x0:
             continue
         yy = ((np.arange(y0, y1, dtype=np.float32) + 0.5) * s)[:, None]
         xx = ((np.arange(x0, x1, dtype=np.float32) + 0.5) * s)[None, :]
-        blob = soft_ellipse(yy, xx, cy, cx, ry, rx, rng.uniform(0, np.pi))
-        mottle = 0.55 + 0.45 * np.clip(smooth_noise(rng, blob.shape, 4.0 / s, smooth=1.0), -1, 1)
-        mu[y0:y1, x0:x1] -= rng.uniform(0.08, 0.45) * blob * mottle
+        patch = soft_ellipse(yy, xx, cy, cx, r, r * rng.uniform(0.8, 1.5), rng.uniform(0, np.pi))
+        bubbles = np.clip(smooth_noise(rng, patch.shape, 2.5 / s, smooth=1.0) - 0.3, 0, 1.5)
+        np.maximum(gas[y0:y1, x0:x1], rng.uniform(0.04, 0.1) * np.sqrt(patch) * bubbles, out=gas[y0:y1, x0:x1])
+    mu -= gas * (0.75 + 0.25 * np.clip(smooth_noise(rng, mu.shape, 5.0 / s, smooth=1.0), -1, 1))
+    calc = np.zeros_like(mu)     # aortic calcification: short curvilinear plaques along the aorta's wall
     for vb in (v for v in spine if v.level.startswith("L")):
         if rng.random() < 0.35:
             cy, cx = vb.cy + rng.uniform(-10, 10), vb.cx - vb.depth / 2 - rng.uniform(6, 14)
-            y0, x0 = int((cy - 3) / s), int((cx - 2) / s)
-            if 0 <= y0 < rows - 16 and 0 <= x0 < cols - 16:
-                mu[y0:y0 + int(6 / s), x0:x0 + max(1, int(1.2 / s))] += 0.25
+            length = rng.uniform(3, 12)
+            _rod(calc, s, (cy - length / 2, cx), (cy + length / 2, cx + rng.uniform(-1.5, 1.5)),
+                      rng.uniform(1.0, 1.5), rng.uniform(0.05, 0.12))
+    mu += calc
+
+def _rod(gas: np.ndarray, s: float, a: tuple[float, float], b: tuple[float, float], r: float,
+         depth: float) -> None:
+    """Add a rod (radius ``r`` mm, ``a`` to ``b`` in (y, x) mm, ``depth`` at its axis) to the map ``gas`` in
+    place: the path through it is its chord, so its edges are soft; where rods overlap the map keeps the
+    larger (one loop of bowel is one tube of gas, not twice the gas)."""
+    rows, cols = gas.shape
+    y0, y1 = max(0, int((min(a[0], b[0]) - r) / s)), min(rows, int((max(a[0], b[0]) + r) / s) + 1)
+    x0, x1 = max(0, int((min(a[1], b[1]) - r) / s)), min(cols, int((max(a[1], b[1]) + r) / s) + 1)
+    if y1 <= y0 or x1 <= x0:
+        return
+    yy = ((np.arange(y0, y1, dtype=np.float32) + 0.5) * s)[:, None]
+    xx = ((np.arange(x0, x1, dtype=np.float32) + 0.5) * s)[None, :]
+    dy, dx = b[0] - a[0], b[1] - a[1]
+    t = np.clip(((yy - a[0]) * dy + (xx - a[1]) * dx) / max(dy * dy + dx * dx, 1e-6), 0.0, 1.0)
+    d2 = (yy - a[0] - t * dy) ** 2 + (xx - a[1] - t * dx) ** 2
+    rr = r * r
+    chord = np.sqrt(np.clip(rr - d2, 0, None)) / r
+    np.maximum(gas[y0:y1, x0:x1], depth * chord, out=gas[y0:y1, x0:x1])

@@ -64,7 +64,7 @@ def _acute(rng: np.random.Generator) -> Signs:
         superior=float(rng.beta(6, 1.5)),
         step=float(rng.uniform(0.05, 0.35) if faint else rng.beta(3, 1.5)),
         break_pos=float(rng.uniform(0.15, 0.7)), buckle=_maybe(rng, 0.6, rng.beta(2, 2)),
-        impaction=_maybe(rng, 0.35, rng.uniform(0.3, 1.0)), sclerosis=float(rng.beta(1.2, 8)),
+        impaction=_maybe(rng, 0.5, rng.uniform(0.3, 1.0)), sclerosis=float(rng.beta(1.2, 8)),
         lysis=_maybe(rng, 0.15, rng.uniform(0.05, 0.3)), cortical_loss=float(rng.beta(1, 8) * 0.5),
         bulge=_maybe(rng, 0.15, rng.uniform(0.2, 0.6)), blastic=0.0, pedicle=0.0,
         osteophyte=_maybe(rng, 0.3, rng.uniform(0.1, 0.6)))

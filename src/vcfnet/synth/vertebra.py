@@ -14,7 +14,7 @@ from typing import overload
 
 import numpy as np
 
-from vcfnet.synth.imaging import blur, sample, smooth_noise, soft_ellipse
+from vcfnet.synth.imaging import blur, sample, smooth_noise
 from vcfnet.synth.signs import Signs
 
 TEX_MM = 0.3        # cell of the trabecular texture grid
@@ -105,7 +105,7 @@ def render_posterior(mu: np.ndarray, vb: Vertebra, spacing: float, gain: float) 
     if not vb.posterior:
         return
     D, H = vb.depth, vb.height
-    patch = _patch(mu.shape, vb, spacing, (D / 2 - 1, D / 2 + 1.6 * D), (-0.95 * H, 0.95 * H))
+    patch = _patch(mu.shape, vb, spacing, (D / 2 - 0.3 * H - 2, D / 2 + 1.4 * D), (-0.95 * H, 0.95 * H))
     if patch is not None:
         (y0, y1, x0, x1), u, v = patch
         mu[y0:y1, x0:x1] += gain * _posterior(vb, u, v)
@@ -186,7 +186,7 @@ def wall_curves(vb: Vertebra, ol: Outline, v: np.ndarray):
     front_shift = np.zeros_like(v)
     bulge = 0.0
     if sg is not None:
-        front_shift = sg.buckle * 2.5 * np.exp(-((v - ol.buckle_v) / 1.6) ** 2)
+        front_shift = sg.buckle * 3.0 * np.exp(-((v - ol.buckle_v) / 1.6) ** 2)
         bulge = 1.0 + 3.0 * sg.bulge if sg.bulge > 0 else 0.0
     vn = np.clip(2 * v / H, -1, 1)
     wall_knots = np.linspace(-1, 1, 7)
@@ -213,7 +213,7 @@ def _body(rng: np.random.Generator, vb: Vertebra, u: np.ndarray, v: np.ndarray, 
     mask = _edge(d, s)
     scl = sg.sclerosis if sg else 0.0
     end_top, end_bot = _edge(END_MM - dt, s), _edge(END_MM - db, s)
-    thick = _edge(END_MM + 1.4 * scl - dt, s) + _edge(END_MM + 1.4 * scl - db, s)
+    thick = _edge(END_MM + 2.5 * scl - dt, s) + _edge(END_MM + 2.5 * scl - db, s)
     if sg is not None:
         gap = sg.step * np.exp(-(((a - sg.break_pos) * vb.depth) / 1.6) ** 2)
         end_top = end_top * (1 - 0.9 * gap)
@@ -223,14 +223,14 @@ def _body(rng: np.random.Generator, vb: Vertebra, u: np.ndarray, v: np.ndarray, 
     ru = np.clip(2 * u / vb.depth, -1, 1)
     path = vb.density * (0.3 + 0.35 * np.sqrt(1 - ru * ru))
     # sclerosis thickens the endplate into a band under it (blurred with the outline)
-    trab = path + 0.6 * scl * thick
+    trab = path + 0.8 * scl * thick
     cortex = ENDPLATE * np.maximum(end_top, end_bot) + WALL * walls
     cortex += _double_contour(vb, a, top, bot, v)
     if sg is not None:
-        trab = trab * (1 - 0.2 * sg.lysis - 0.7 * sg.lysis * holes) + 0.35 * sg.blastic * dense
-        trab = trab + vb.density * (0.45 * scl * (np.exp(-np.clip(dt, 0, None) / 2.5)
-                                                  + np.exp(-np.clip(db, 0, None) / 2.5))
-                                    + 0.3 * sg.impaction * np.exp(-((dt - 3.0) / 1.0) ** 2))
+        trab = trab * (1 - 0.2 * sg.lysis - 0.8 * sg.lysis * holes) + 0.35 * sg.blastic * dense
+        trab = trab + vb.density * (0.6 * scl * (np.exp(-np.clip(dt, 0, None) / 3.5)
+                                                 + np.exp(-np.clip(db, 0, None) / 3.5))
+                                    + 0.5 * sg.impaction * np.exp(-((dt - 3.0) / 1.2) ** 2))
         cortex = cortex * (1 - sg.cortical_loss * np.clip(1.5 * holes + 0.6 * (u > vb.depth / 4), 0, 1))
     body = mask * trab + _osteophytes(vb, u, v, top, bot, s)   # beaks: soft outgrowths of the corners
     cortex = mask * cortex
@@ -254,7 +254,7 @@ def texture_bank(rng: np.random.Generator) -> np.ndarray:
     band /= band.std() + 1e-6
     mesh = np.exp(-(band / MESH_WIDTH) ** 2)
     mesh = (mesh - mesh.mean()) / (mesh.std() + 1e-6)
-    return 0.75 * mesh + 0.3 * band + 0.45 * smooth_noise(rng, shape, 4.0 / TEX_MM)
+    return 0.8 * mesh + 0.3 * band + 0.2 * smooth_noise(rng, shape, 4.0 / TEX_MM)
 
 
 def _textures(rng: np.random.Generator, vb: Vertebra, u: np.ndarray, v: np.ndarray, bank: np.ndarray):
@@ -270,7 +270,7 @@ def _textures(rng: np.random.Generator, vb: Vertebra, u: np.ndarray, v: np.ndarr
         return tex, 0.0, 0.0
     blobs = smooth_noise(rng, (nv, nu), 1.8 / TEX_MM) + 0.7 * smooth_noise(rng, (nv, nu), 0.9 / TEX_MM)
     thr = 1.5 - 1.1 * vb.signs.lysis
-    holes = np.clip((sample(blobs, gy, gx) - thr) * 0.9, 0, 1)
+    holes = np.clip((sample(blobs, gy, gx) - thr) * 1.6, 0, 1)
     dense = np.clip((sample(smooth_noise(rng, (nv, nu), 3.0 / TEX_MM), gy, gx) - 0.8) * 1.5, 0, 1)
     return tex, holes, dense
 
@@ -302,23 +302,41 @@ def _osteophytes(vb: Vertebra, u: np.ndarray, v: np.ndarray, top: np.ndarray, bo
 
 
 def _posterior(vb: Vertebra, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Pedicle, articular processes, lamina and spinous process: fainter bones behind the body, each a
-    cortical shell around less dense bone (a bright rim, not a solid blob)."""
+    """The neural arch seen from the side, each part a bone tube with a cortical shell (``_tube``): the
+    pedicle leaving the upper half of the posterior wall, the superior and inferior articular processes
+    rising and falling from the pars (the facet joints between neighbours), the lamina sloping back and
+    down, the hatchet-shaped spinous process (thoracic ones slope down more), and the transverse process
+    seen end-on over the pedicle. Between two pedicles the intervertebral foramen stays dark."""
     D, H = vb.depth, vb.height
     up = D / 2
     ped = 1.0 - (vb.signs.pedicle if vb.signs else 0.0)
-    tilt = -0.45 if vb.level.startswith("T") else -0.12
-    out = 0.22 * ped * _shell(v, u, -0.2 * H, up + 0.22 * D, 0.17 * H, 0.26 * D)
-    out += 0.20 * _shell(v, u, 0.05 * H, up + 0.5 * D, 0.5 * H, 0.13 * D)
-    out += 0.15 * _shell(v, u, -0.55 * H, up + 0.44 * D, 0.24 * H, 0.08 * D, -0.2)
-    out += 0.15 * _shell(v, u, 0.62 * H, up + 0.58 * D, 0.25 * H, 0.08 * D, -0.2)
-    out += 0.12 * _shell(v, u, 0.12 * H, up + 0.68 * D, 0.3 * H, 0.2 * D)
-    out += 0.13 * _shell(v, u, 0.15 * H, up + 1.02 * D, 0.2 * H, 0.42 * D, tilt)
+    thoracic = vb.level.startswith("T")
+    pars = (up + 0.36 * D, -0.12 * H)
+    # the arch is one bone: where its parts join, the beam crosses one mass, not two (max, not sum)
+    parts = [0.30 * ped * _tube(u, v, (up - 2.0, -0.24 * H), (up + 0.3 * D, -0.2 * H), 0.2 * H),
+             0.15 * _tube(u, v, pars, (up + 0.40 * D, -0.66 * H), 0.085 * H),                # superior process
+             0.15 * _tube(u, v, (up + 0.44 * D, 0.12 * H), (up + 0.50 * D, 0.70 * H), 0.085 * H),   # inferior
+             0.20 * _tube(u, v, pars, (up + 0.58 * D, 0.38 * H), 0.13 * H)]                  # pars and lamina
+    if thoracic:   # long, sloping down
+        parts.append(0.16 * _tube(u, v, (up + 0.52 * D, 0.1 * H), (up + 0.95 * D, 0.7 * H), 0.12 * H))
+    else:          # a broad blunt plate
+        parts.append(0.12 * _tube(u, v, (up + 0.58 * D, 0.02 * H), (up + 0.92 * D, 0.14 * H), 0.27 * H))
+    out = np.maximum.reduce(parts)
+    # the transverse processes stick out sideways: seen end-on over the pedicle, another bone on the path
+    out += 0.07 * _tube(u, v, (up + 0.1 * D, -0.12 * H), (up + 0.2 * D, -0.1 * H), 0.26 * H)
     return out
 
 
-def _shell(yy: np.ndarray, xx: np.ndarray, cy: float, cx: float, ry: float, rx: float,
-           angle: float = 0.0) -> np.ndarray:
-    """Projected thickness of a bone with a cortical shell: the ellipsoid less most of its marrow."""
-    inner = soft_ellipse(yy, xx, cy, cx, max(ry - 1.5, 0.5 * ry), max(rx - 1.5, 0.5 * rx), angle)
-    return soft_ellipse(yy, xx, cy, cx, ry, rx, angle) - 0.55 * inner
+def _tube(u: np.ndarray, v: np.ndarray, a: tuple[float, float], b: tuple[float, float], r: float,
+          wall: float = 1.3) -> np.ndarray:
+    """Projected thickness (relative to the diameter) of a bone rod from ``a`` to ``b`` (u, v in mm) of
+    radius ``r``, rounded at its ends: a cortical shell ``wall`` mm thick around half-dense marrow, so
+    its edges are brighter than its middle, as a real process is."""
+    au, av = a
+    du, dv = b[0] - au, b[1] - av
+    t = np.clip(((u - au) * du + (v - av) * dv) / max(du * du + dv * dv, 1e-6), 0.0, 1.0)
+    d2 = (u - au - t * du) ** 2 + (v - av - t * dv) ** 2
+    outer = np.sqrt(np.clip(r * r - d2, 0.0, None))
+    ri = max(r - wall, 0.4 * r)
+    inner = np.sqrt(np.clip(ri * ri - d2, 0.0, None))
+    return ((outer - 0.5 * inner) / r).astype(np.float32)
