@@ -120,3 +120,39 @@ def _assert_no_identifier_left_the_headers(out):
         if path.is_file() and path.suffix != ".npy":   # raw crop pixels can spell digits by chance
             data = path.read_bytes()
             assert not any(n in data for n in needles), path
+
+
+def test_the_detector_trains_beside_the_classifier_up_to_the_small_scale_on_fixed_threads(monkeypatch):
+    from vcfnet import demo
+    from vcfnet.demo import SCALES, DemoConfig, alongside, thread_split
+
+    monkeypatch.setattr(demo, "_cores", lambda: 2)
+    assert alongside(DemoConfig()) and alongside(DemoConfig(scale=SCALES["tiny"]))
+    assert not alongside(DemoConfig(scale=SCALES["medium"])) and not alongside(DemoConfig(scale=SCALES["full"]))
+    assert thread_split(DemoConfig()) == (1, 1)
+    monkeypatch.setattr(demo, "_cores", lambda: 16)
+    assert thread_split(DemoConfig()) == (8, 8) and thread_split(DemoConfig(threads=12)) == (12, 4)
+    monkeypatch.setattr(demo, "_cores", lambda: 1)
+    assert not alongside(DemoConfig())
+
+
+def test_a_failed_detector_process_is_the_demos_error_naming_its_cause(tmp_path):
+    """The detector's training process (spawned, as the demo spawns it) fails on a broken vertebrae.json:
+    the parent raises one clear error with the child's cause and leaves no result file behind."""
+    import multiprocessing
+
+    from vcfnet.demo import DemoConfig, _detector_process, _finish_detector, _PendingDetector
+    from vcfnet.detect.train import DetectorConfig
+    from vcfnet.errors import VcfnetError
+
+    bad = tmp_path / "vertebrae.json"
+    bad.write_text("{not json")
+    folder, result = tmp_path / "detectors" / "abc", tmp_path / "detectors" / ".abc.result.json"
+    folder.parent.mkdir()
+    process = multiprocessing.get_context("spawn").Process(
+        target=_detector_process, args=([bad], folder, DetectorConfig(max_iterations=1), 1, result), daemon=True)
+    process.start()
+    with pytest.raises(VcfnetError) as err:
+        _finish_detector(DemoConfig(out=tmp_path), print, _PendingDetector(folder, process, result))
+    assert "training the detector failed" in str(err.value) and "vertebrae.json" in str(err.value)
+    assert process.exitcode == 1 and not result.exists() and not (folder / "detector.json").exists()
