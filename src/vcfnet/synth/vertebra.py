@@ -20,7 +20,7 @@ from vcfnet.synth.signs import Signs
 TEX_MM = 0.3        # cell of the trabecular texture grid
 BONE = 0.32         # attenuation (log units) of the body's bone at unit density, at bone_gain 1
 TEXTURE = 0.32      # trabecular texture: relative modulation of the trabecular attenuation
-TEX_SIGMA = (2.6, 1.5)   # its grain (cells, rows x columns): a mesh a little elongated down the spine
+TEX_SIGMA = (1.9, 1.1)   # its grain (cells, rows x columns): a mesh a little elongated down the spine
 MESH_WIDTH = 0.45        # line width of the mesh, in standard deviations of the band-passed noise
 UNSHARP_MM = 1.6    # blur of the body's outline from its curvature across the beam (sigma, mm)
 END_MM = 0.45       # cortical endplate thickness, mm
