@@ -24,11 +24,13 @@ referral figures per cohort (``clinical``). Re-running reuses what is there: the
 cache (ingest decodes only changed images) and a finished training run with the same settings (its
 folder is named by a hash of them; an interrupted one resumes).
 
-Measured on the 2-core CPU (no GPU, offline so trained from scratch), defaults, fresh folder, idle, at
-commit 2ffa393: 120 s in all (synth 34 s, ingest 4.7 s, train 73 s, predict 2.3 s, evaluate 5.3 s,
-simulated readers 0.8 s, report 0.1 s) and a test-cohort accuracy of 0.782 (n = 101). The split depends only on the data and the
-seed, and CPU training is deterministic, so a fresh run with the same seed reaches the same accuracy.
-On a busy machine ``--threads 1`` can train faster than the default two threads.
+Measured on the 2-core CPU (no GPU, offline so trained from scratch), defaults, fresh folder, idle, with
+the code of commit c1db866: 253 s in all (synth 42.5 s, ingest 6.4 s, train 161.1 s with the detector
+training beside it, 16.8 s more for the detector, predict 2.7 s, detect 9.9 s, evaluate 9.6 s, simulated
+readers 1.1 s, report 0.2 s) and a test-cohort accuracy of 0.647 (n = 102). The split depends only on the
+data and the seed, and CPU training is deterministic, so a fresh run with the same seed reaches the same
+accuracy. Up to the small scale the detector trains in a second process beside the classifier, the cores
+split between them for the whole run (``alongside``, ``thread_split``; ``--threads`` sets the classifier's).
 """
 from __future__ import annotations
 
@@ -55,7 +57,7 @@ SCALES: dict[str, float] = {"tiny": 0.03, "small": 0.25, "medium": 0.5, "full": 
 
 @dataclass
 class DemoConfig:
-    """Everything the demo does is set here; the defaults fit a 2-core CPU in under 10 minutes."""
+    """Everything the demo does is set here; the defaults fit a 2-core CPU in under 5 minutes."""
 
     out: Path = Path("vcfnet-demo")
     scale: float = SCALES["small"]
