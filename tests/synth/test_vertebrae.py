@@ -13,6 +13,7 @@ import pytest
 
 from vcfnet.detect.coco import FILENAME, read_coco
 from vcfnet.io import read_voc
+from vcfnet.synth import vertebra
 from vcfnet.synth.generate import generate_study
 from vcfnet.synth.imaging import sample
 from vcfnet.synth.landmarks import LEVELS, image_points
@@ -27,7 +28,7 @@ from vcfnet.synth.vertebra import Vertebra, render_vertebra, texture_bank
 # then a finer trabecular grain).
 # The lead's full-study measurements depend on these pixels: if a change to the generator is meant to change
 # them, say so in its commit and update this digest.
-PIXELS = "b6d257a845c511d975368351c7f4a95239fe6fcae3267332d8e141111ab06882"
+PIXELS = "fd947c68257797a76db8363b6d357ba3cffa04b4d7734915f5fa138562ed17e0"
 
 
 @pytest.fixture(scope="module")
@@ -97,8 +98,12 @@ def test_coco_boxes_match_the_labelimg_boxes_of_the_fractured_bodies(study):
 
 @pytest.mark.parametrize("seed,label", [(1, None), (2, "acute"), (3, "chronic"), (4, "pathological"),
                                         (5, "acute"), (6, "pathological")])
-def test_landmarks_lie_on_the_drawn_endplates(seed, label):
-    """Along the spine through each landmark, the drawn cortical plate peaks within 1 mm of it."""
+def test_landmarks_lie_on_the_drawn_endplates(seed, label, monkeypatch):
+    """Along the spine through each landmark, the drawn cortical plate peaks within 1 mm of it (or of
+    the plate's far rim)."""
+    # no mottle of the cortex: where a lesion has destroyed the plate, a thinned stretch would leave
+    # the brightest point somewhere else (the geometry is what is tested, as with the empty mesh below)
+    monkeypatch.setattr(vertebra, "CORTEX_MOTTLE", 0.0)
     s = 0.15
     rng = np.random.default_rng(seed)
     vb = Vertebra("L2", 40.0, 40.0, np.deg2rad(12.0), 26.0, 37.0, 0.5, 0.42, True, 1.0, 0.0,
@@ -109,11 +114,14 @@ def test_landmarks_lie_on_the_drawn_endplates(seed, label):
     assert drawn is not None
     points = image_points(vb, drawn[1], s)
     t = np.linspace(-3.0, 3.0, 241)                # mm along the frame's v axis (down the spine)
-    for x, y in points:
+    for k, (x, y) in enumerate(points):
         xs = x + t * np.sin(vb.angle) / s
         ys = y + t * np.cos(vb.angle) / s
         profile = sample(mu, (ys - 0.5).astype(np.float32), (xs - 0.5).astype(np.float32))
-        assert abs(t[np.argmax(profile)]) <= 1.0
+        # seen obliquely an endplate shows two rims of equal weight: the landmark is on the near one,
+        # the far one lies up to `oblique` mm inside the body (below an upper plate, above a lower one)
+        peak = t[np.argmax(profile)] * (1 if k < 3 else -1)
+        assert -1.0 <= peak <= 1.0 + vb.oblique, (k, peak)
     heights = np.hypot(*(points[3:] - points[:3]).T) * s
     if label is None:   # an intact L2: about its drawn height (domed endplates make the middle lower)
         assert np.all(np.abs(heights[[0, 2]] - 26.25) < 2.0) and 22.0 < heights[1] < 25.5

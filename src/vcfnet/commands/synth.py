@@ -12,6 +12,8 @@ from typing import Optional
 
 import typer
 
+from vcfnet.errors import VcfnetError
+
 
 def register(app: typer.Typer) -> None:
     app.command("synth")(synth)
@@ -34,12 +36,18 @@ def synth(
                                               "({Acute,Chronic,Pathologic}/*.png): print the realism "
                                               "statistics and domain-probe AUC against them, and put "
                                               "them beside the synthetic crops in the montage."),
+    cnn_probe: int = typer.Option(0, "--cnn-probe", min=0, help="With --real-crops: also train a small CNN "
+                                  "from scratch to tell the crops apart (5-fold CV) over this many seeds and "
+                                  "print its AUCs (0.5: no cue found; about 10 s per seed on 2 cores)."),
 ) -> None:
     """Synthetic lateral lumbar radiographs from four sites with LabelImg boxes on the fractured vertebrae.
 
     Sources: site1-development, site1-prospective (later dates), site2/3/4-external; see manifest.json.
     """
     from vcfnet.synth.generate import generate_study
+
+    if cnn_probe and real_crops is None:
+        raise VcfnetError("--cnn-probe needs --real-crops (the folder of real crops to tell apart from the synthetic ones)")
 
     start = time.perf_counter()
     manifest = generate_study(out, scale=scale, seed=seed, fmt=fmt.lower(), workers=workers,
@@ -55,8 +63,15 @@ def synth(
         from vcfnet.synth.realism import compare, format_table, statistics_matrix, synthetic_crops
         from vcfnet.synth.realism import real_crops as load_real
 
-        result = compare(statistics_matrix(load_real(real_crops)), statistics_matrix(synthetic_crops(out, limit=120)))
+        real, fake = load_real(real_crops), synthetic_crops(out, limit=120)
+        result = compare(statistics_matrix(real), statistics_matrix(fake))
         typer.echo(format_table(result))
+        if cnn_probe:
+            from vcfnet.synth.cnn_probe import cnn_probe as probe
+
+            aucs = probe(real, fake, seeds=cnn_probe)
+            typer.echo(f"CNN domain-probe AUC (5-fold CV, {cnn_probe} seed{'s' * (cnn_probe > 1)}): "
+                       + ", ".join(f"{a:.3f}" for a in aucs) + f"; mean {sum(aucs) / len(aucs):.3f}")
     if montage is not None:
         from vcfnet.synth.montage import make_montage
         typer.echo(f"-> {make_montage(out, montage, real=real_crops)}")

@@ -32,6 +32,8 @@ TRANSITIONAL: dict[str, tuple[str, tuple[float, float, float, float, float]]] = 
     "T13": ("T12", (24.0, 33.5, 7.0, -8.0, -0.5)),
     "L6": ("L5", (25.0, 40.0, 7.5, 27.0, 3.0)),
 }
+#: Peak attenuation (log units) of the faint curvilinear planes over and around the spine (``_planes``).
+PLANES = 0.05
 
 
 def anatomy(anomaly: str | None = None) -> dict[str, tuple[float, float, float, float, float]]:
@@ -100,7 +102,7 @@ def _lay_out_spine(rng: np.random.Generator, site: SiteProfile, fractured: dict[
     lordosis = rng.uniform(0.6, 1.35)
     discs = rng.uniform(0.55, 1.0)
     density = (0.42 - 0.004 * (age - 55) + (0.04 if sex == "M" else 0.0)) * rng.uniform(0.85, 1.15)
-    oblique = rng.uniform(0.0, 2.2)
+    oblique = rng.uniform(0.0, 3.5)
     degen = np.clip((age - 45) / 50, 0, 1)
     spine, bend = [], 0.0
     prev = None
@@ -165,6 +167,7 @@ def _background(rng: np.random.Generator, shape: tuple[int, int], s: float, spin
         render_posterior(mu, vb, s * f, 0.35 * gain)
     mu = upsample(mu, f, shape)
     _ribs(rng, mu, s, spine)      # at full resolution: their cortices are thin sharp lines
+    _planes(rng, mu, s, spine, PLANES)
     return mu
 
 
@@ -188,13 +191,14 @@ def _soft_tissue(rng: np.random.Generator, shape: tuple[int, int], s: float, spi
     mu += 0.14 * smooth_noise(rng, shape, 25.0 / s, smooth=1.5)
     # the clutter of everything else the beam crosses (bowel contents, fat planes, vessels)
     mu += 0.015 * smooth_noise(rng, shape, 6.0 / s, smooth=1.0)
+    mu += 0.015 * smooth_noise(rng, shape, 2.5 / s, smooth=1.0)
     # psoas: a fusiform muscle shadow over the bodies from T12 down, widening towards L4-L5
     t12, l5 = (next(v for v in spine if v.level == lv) for lv in ("T12", "L5"))
     down = np.clip((y - t12.cy) / max(l5.cy - t12.cy, 1.0), 0, 1.3)[:, None]
     width = (8 + 22 * np.sin(np.pi * np.clip(down / 1.3, 0, 1)))
     centre = (spine_x - rng.uniform(0, 12))[:, None]
     mu += (rng.uniform(0.06, 0.14) * np.clip(1 - ((x[None, :] - centre) / width) ** 2, 0, 1)
-           * ((down > 0) & (down < 1.3))).astype(np.float32)
+           * np.sin(np.pi * np.clip(down / 1.3, 0, 1)) ** 0.7).astype(np.float32)
     mu -= _lungs(rng, y, x, spine, back, front) * (bulk * (0.35 + 0.65 * thick) * skin).astype(np.float32)
     return mu
 
@@ -255,8 +259,9 @@ def _ribs(rng: np.random.Generator, mu: np.ndarray, s: float, spine: list[Verteb
             dist = np.abs(np.hypot(yy - cy - shift, xx - cx) - r * grow) * (yy > cy + shift)
             dist = dist + 1e3 * (yy <= cy + shift)
             radius = 3.0 + 1.8 * along
-            tube = np.sqrt(np.clip(radius ** 2 - dist ** 2, 0, None)) - 0.6 * np.sqrt(
-                np.clip((radius - 1.1) ** 2 - dist ** 2, 0, None))
+            # a hollow tube: its cortex (0.8 mm) shows as two lines, the marrow between them faint
+            tube = np.sqrt(np.clip(radius ** 2 - dist ** 2, 0, None)) - 0.85 * np.sqrt(
+                np.clip((radius - 0.8) ** 2 - dist ** 2, 0, None))
             mu[y0:y0 + yy.shape[0], x0:x0 + xx.shape[1]] += (
                 0.016 * (0.45 + 0.55 * along) * reach * tube).astype(np.float32)
 
@@ -311,12 +316,8 @@ def _bowel_gas(rng: np.random.Generator, mu: np.ndarray, s: float, spine: list[V
         heading = rng.uniform(0, 2 * np.pi)
         width = rng.uniform(4, 11)
         depth = rng.uniform(0.04, 0.15)
-        for _ in range(int(rng.integers(4, 14))):
-            step = rng.uniform(5, 10)
-            ny, nx = cy + step * np.cos(heading), cx + step * np.sin(heading)
-            _rod(gas, s, (cy, cx), (ny, nx), width, depth)
-            cy, cx = ny, nx
-            heading += rng.normal(0, 0.6)
+        for a, b in _walk(rng, (cy, cx), heading, int(rng.integers(4, 14)), (5, 10), 0.6):
+            _rod(gas, s, a, b, width, depth)
     for _ in range(int(rng.integers(0, 4))):           # stool: a patch of trapped gas, mottled
         cy = rng.uniform(by["L2"].cy, by["S1"].cy)
         cx = front + rng.uniform(-100, 0)
@@ -340,21 +341,72 @@ def _bowel_gas(rng: np.random.Generator, mu: np.ndarray, s: float, spine: list[V
                       rng.uniform(1.0, 1.5), rng.uniform(0.05, 0.12))
     mu += calc
 
-def _rod(gas: np.ndarray, s: float, a: tuple[float, float], b: tuple[float, float], r: float,
-         depth: float) -> None:
-    """Add a rod (radius ``r`` mm, ``a`` to ``b`` in (y, x) mm, ``depth`` at its axis) to the map ``gas`` in
-    place: the path through it is its chord, so its edges are soft; where rods overlap the map keeps the
-    larger (one loop of bowel is one tube of gas, not twice the gas)."""
-    rows, cols = gas.shape
+def _walk(rng: np.random.Generator, start: tuple[float, float], heading: float, steps: int,
+          step_mm: tuple[float, float], turn: float, bend: float = 0.0):
+    """A random walk of ``steps`` segments ((y, x) mm pairs): each ``step_mm`` long (uniform), the heading
+    turning by ``bend`` plus normal noise of ``turn`` radians after each."""
+    cy, cx = start
+    for _ in range(steps):
+        step = rng.uniform(*step_mm)
+        ny, nx = cy + step * np.cos(heading), cx + step * np.sin(heading)
+        yield (cy, cx), (ny, nx)
+        cy, cx = ny, nx
+        heading += bend + rng.normal(0, turn)
+
+
+def _chord(shape: tuple[int, int], s: float, a: tuple[float, float], b: tuple[float, float], r: float):
+    """The window (y0, y1, x0, x1) of pixels ``s`` mm within ``r`` mm of the segment ``a``-``b`` ((y, x) mm)
+    and, on it, the relative chord through a rod of radius ``r`` round that segment (1 on its axis); None
+    where the window is empty."""
+    rows, cols = shape
     y0, y1 = max(0, int((min(a[0], b[0]) - r) / s)), min(rows, int((max(a[0], b[0]) + r) / s) + 1)
     x0, x1 = max(0, int((min(a[1], b[1]) - r) / s)), min(cols, int((max(a[1], b[1]) + r) / s) + 1)
     if y1 <= y0 or x1 <= x0:
-        return
+        return None
     yy = ((np.arange(y0, y1, dtype=np.float32) + 0.5) * s)[:, None]
     xx = ((np.arange(x0, x1, dtype=np.float32) + 0.5) * s)[None, :]
     dy, dx = b[0] - a[0], b[1] - a[1]
     t = np.clip(((yy - a[0]) * dy + (xx - a[1]) * dx) / max(dy * dy + dx * dx, 1e-6), 0.0, 1.0)
     d2 = (yy - a[0] - t * dy) ** 2 + (xx - a[1] - t * dx) ** 2
-    rr = r * r
-    chord = np.sqrt(np.clip(rr - d2, 0, None)) / r
-    np.maximum(gas[y0:y1, x0:x1], depth * chord, out=gas[y0:y1, x0:x1])
+    return (y0, y1, x0, x1), np.sqrt(np.clip(r * r - d2, 0, None)) / r
+
+
+def _rod(gas: np.ndarray, s: float, a: tuple[float, float], b: tuple[float, float], r: float,
+         depth: float) -> None:
+    """Add a rod (radius ``r`` mm, ``a`` to ``b`` in (y, x) mm, ``depth`` at its axis) to the map ``gas`` in
+    place: the path through it is its chord, so its edges are soft; where rods overlap the map keeps the
+    larger (one loop of bowel is one tube of gas, not twice the gas)."""
+    hit = _chord(gas.shape, s, a, b, r)
+    if hit is not None:
+        (y0, y1, x0, x1), chord = hit
+        np.maximum(gas[y0:y1, x0:x1], depth * chord, out=gas[y0:y1, x0:x1])
+
+
+def _planes(rng: np.random.Generator, mu: np.ndarray, s: float, spine: list[Vertebra], amp: float):
+    """Faint curvilinear lines over and around the spine: fascial and fat planes, bowel walls, vessel
+    walls, the far side's cortices: thin (0.3-0.9 mm), a few centimetres long, brighter or darker."""
+    ys = [v.cy for v in spine]
+    xs = [v.cx for v in spine]
+    lines = np.zeros_like(mu)
+    for _ in range(int(rng.integers(6, 16))):
+        k = rng.uniform(0, len(spine) - 1)
+        cy = np.interp(k, np.arange(len(spine)), ys) + rng.normal(0, 10)
+        cx = np.interp(k, np.arange(len(spine)), xs) + rng.normal(0, 30)
+        heading = rng.uniform(0, 2 * np.pi)
+        width = rng.uniform(0.3, 0.9)
+        depth = rng.uniform(0.3, 1.0) * amp * (1 if rng.random() < 0.85 else -1)
+        bend = rng.normal(0, 0.35)
+        for a, b in _walk(rng, (cy, cx), heading, int(rng.integers(3, 8)), (3, 6), 0.15, bend):
+            _line(lines, s, a, b, width, depth)
+    mu += lines
+
+
+def _line(out: np.ndarray, s: float, a, b, r: float, depth: float) -> None:
+    """Draw the segment a-b (mm) of half-width ``r`` into ``out`` (pixel ``s`` mm), keeping the stronger value
+    (``depth`` may be negative: a darker line)."""
+    hit = _chord(out.shape, s, a, b, r)
+    if hit is not None:
+        (y0, y1, x0, x1), chord = hit
+        prof = (depth * chord).astype(np.float32)
+        win = out[y0:y1, x0:x1]
+        np.copyto(win, np.where(np.abs(prof) > np.abs(win), prof, win))

@@ -110,6 +110,15 @@ def synthetic_crops(study: str | Path, size: int = SIZE, margin: float = 0.1,
     return out[:limit]
 
 
+def stratified_folds(y: np.ndarray, folds: int, rng: np.random.Generator) -> np.ndarray:
+    """Fold number (0 .. folds-1) of every row: each class dealt round-robin over the folds in random order."""
+    fold = np.empty(len(y), dtype=int)
+    for cls in np.unique(y):
+        idx = np.flatnonzero(y == cls)
+        fold[rng.permutation(idx)] = np.arange(len(idx)) % folds
+    return fold
+
+
 def probe_auc(real: np.ndarray, synthetic: np.ndarray, folds: int = 5, seed: int = 0) -> float:
     """Cross-validated ROC AUC of a logistic regression telling ``synthetic`` rows from ``real`` rows.
 
@@ -120,11 +129,7 @@ def probe_auc(real: np.ndarray, synthetic: np.ndarray, folds: int = 5, seed: int
     y = np.r_[np.zeros(len(real)), np.ones(len(synthetic))]
     if min(len(real), len(synthetic)) < folds:
         raise ValueError(f"need at least {folds} crops of each kind, got {len(real)} real, {len(synthetic)} synthetic")
-    rng = np.random.default_rng(seed)
-    fold = np.empty(len(y), dtype=int)
-    for cls in (0, 1):
-        idx = np.flatnonzero(y == cls)
-        fold[rng.permutation(idx)] = np.arange(len(idx)) % folds
+    fold = stratified_folds(y, folds, np.random.default_rng(seed))
     aucs = []
     for k in range(folds):
         train, test = fold != k, fold == k

@@ -19,14 +19,28 @@ from vcfnet.synth.signs import Signs
 
 TEX_MM = 0.3        # cell of the trabecular texture grid
 BONE = 0.32         # attenuation (log units) of the body's bone at unit density, at bone_gain 1
-TEXTURE = 0.32      # trabecular texture: relative modulation of the trabecular attenuation
-TEX_SIGMA = (1.9, 1.1)   # its grain (cells, rows x columns): a mesh a little elongated down the spine
+TRABECULAR = 0.22   # the trabecular bone's share of a body's attenuation: on real films the body is barely
+                    # brighter than the soft tissue around it, its outline drawn by the cortex
+TEXTURE = 0.6       # trabecular texture: relative modulation of the trabecular attenuation
+TEX_SIGMA = (5.0, 0.9)   # its grain (cells, rows x columns): faint fibres down the spine (the vertical
+                         # trabeculae), as the real crops look under a high-pass filter; (8, 0.7) drew a
+                         # barcode of stripes, (2.5, 1.4) a blotchy net confined to the body
 MESH_WIDTH = 0.45        # line width of the mesh, in standard deviations of the band-passed noise
 UNSHARP_MM = 1.6    # blur of the body's outline from its curvature across the beam (sigma, mm)
-END_MM = 0.45       # cortical endplate thickness, mm
-ENDPLATE = 0.36     # attenuation of the endplate plates, relative to the body's bone
-WALL = 0.2         # ... of the anterior and posterior walls
-CORTEX_MM = 0.45    # blur of the cortical plates (sigma, mm): seen edge-on they stay sharp lines
+END_MM = 0.3        # cortical endplate thickness, mm
+ENDPLATE = 0.30     # attenuation of the endplate plates, relative to the body's bone
+WALL = 0.15         # ... of the anterior and posterior walls
+WALL_MM = 1.2       # the walls fade into the body over this distance (mm): a curved shell, not a drawn line
+CORTEX_MM = 0.2     # blur of the cortical plates (sigma, mm): seen edge-on they stay sharp lines
+CORTEX_MOTTLE = 0.5      # the cortex's thickness varies along it (relative, on a 3 mm grid): real endplates
+                         # fade in and out rather than being drawn with one pen
+DOUBLE = 0.56       # the second, oblique endplate contour (the far rim), relative to the endplate: the
+                    # rim of one endplate seen obliquely, so a 0.3 mm Gaussian line of this weight
+                    # carries as much attenuation as the near plate (0.3 mm thick)
+DOUBLE_MM = 0.3     # ... and its width (mm)
+WAVINESS_MM = 0.16  # standard deviation of the endplates' waviness
+CONCAVITY_MM = 1.6  # depth of the anterior wall's concavity at mid-height
+LESION_SMOOTH = 1.2  # smoothing of the lytic and blastic blobs (smooth_noise's parameter): soft-edged lesions
 
 
 @dataclass
@@ -148,8 +162,8 @@ class Outline:
 
 def draw_outline(rng: np.random.Generator, vb: Vertebra) -> Outline:
     """Draw the outline's random knots, in the order the renderer has always drawn them."""
-    top = rng.normal(0, 0.45, 9)
-    bot = rng.normal(0, 0.45, 9)
+    top = rng.normal(0, WAVINESS_MM, 9)
+    bot = rng.normal(0, WAVINESS_MM, 9)
     rag, buckle_v = np.zeros(9), 0.0
     if vb.signs is not None:
         rag = rng.uniform(-1, 1, 9)
@@ -190,7 +204,7 @@ def wall_curves(vb: Vertebra, ol: Outline, v: np.ndarray):
         bulge = 1.0 + 3.0 * sg.bulge if sg.bulge > 0 else 0.0
     vn = np.clip(2 * v / H, -1, 1)
     wall_knots = np.linspace(-1, 1, 7)
-    front = (-D / 2 + 0.9 * (1 - vn ** 2) - front_shift
+    front = (-D / 2 + CONCAVITY_MM * (1 - vn ** 2) - front_shift
              + np.interp(vn, wall_knots, ol.front).astype(np.float32))
     back = (D / 2 - 0.5 * (1 - vn ** 2) + bulge * (1 - vn ** 2)
             + np.interp(vn, wall_knots, ol.back).astype(np.float32))
@@ -217,15 +231,15 @@ def _body(rng: np.random.Generator, vb: Vertebra, u: np.ndarray, v: np.ndarray, 
     if sg is not None:
         gap = sg.step * np.exp(-(((a - sg.break_pos) * vb.depth) / 1.6) ** 2)
         end_top = end_top * (1 - 0.9 * gap)
-    walls = _edge(0.4 - du, s)
+    walls = np.exp(-np.clip(du, 0, None) / WALL_MM)
     tex, holes, dense = _textures(rng, vb, u, v, bank)
     # a body is a rounded cylinder seen from the side: less trabecular path near the walls
     ru = np.clip(2 * u / vb.depth, -1, 1)
-    path = vb.density * (0.3 + 0.35 * np.sqrt(1 - ru * ru))
+    path = TRABECULAR * vb.density * (0.3 + 0.35 * np.sqrt(1 - ru * ru))
     # sclerosis thickens the endplate into a band under it (blurred with the outline)
     trab = path + 0.8 * scl * thick
     cortex = ENDPLATE * np.maximum(end_top, end_bot) + WALL * walls
-    cortex += _double_contour(vb, a, top, bot, v)
+    cortex = (cortex + _double_contour(vb, a, top, bot, v)) * _mottle(rng, vb, u, v)
     if sg is not None:
         trab = trab * (1 - 0.2 * sg.lysis - 0.8 * sg.lysis * holes) + 0.35 * sg.blastic * dense
         trab = trab + vb.density * (0.6 * scl * (np.exp(-np.clip(dt, 0, None) / 3.5)
@@ -268,11 +282,20 @@ def _textures(rng: np.random.Generator, vb: Vertebra, u: np.ndarray, v: np.ndarr
     tex = sample(bank, gy + np.float32(oy), gx + np.float32(ox))
     if vb.signs is None or (vb.signs.lysis <= 0 and vb.signs.blastic <= 0 and vb.signs.cortical_loss <= 0):
         return tex, 0.0, 0.0
-    blobs = smooth_noise(rng, (nv, nu), 1.8 / TEX_MM) + 0.7 * smooth_noise(rng, (nv, nu), 0.9 / TEX_MM)
+    sm = LESION_SMOOTH
+    blobs = smooth_noise(rng, (nv, nu), 1.8 / TEX_MM, smooth=sm) + 0.7 * smooth_noise(rng, (nv, nu), 0.9 / TEX_MM, smooth=sm)
     thr = 1.5 - 1.1 * vb.signs.lysis
     holes = np.clip((sample(blobs, gy, gx) - thr) * 1.6, 0, 1)
-    dense = np.clip((sample(smooth_noise(rng, (nv, nu), 3.0 / TEX_MM), gy, gx) - 0.8) * 1.5, 0, 1)
+    dense = np.clip((sample(smooth_noise(rng, (nv, nu), 3.0 / TEX_MM, smooth=sm), gy, gx) - 0.8) * 1.5, 0, 1)
     return tex, holes, dense
+
+
+def _mottle(rng: np.random.Generator, vb: Vertebra, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Relative thickness of the cortex along the body: smooth noise on a 3 mm grid, 0.2-2x."""
+    grid = 3.0
+    field = smooth_noise(rng, (int((vb.height + 8) / grid) + 2, int((vb.depth + 8) / grid) + 2), 1.0, smooth=0.8)
+    rel = sample(field, (v + vb.height / 2 + 4) / grid, (u + vb.depth / 2 + 4) / grid)
+    return np.clip(1 + CORTEX_MOTTLE * rel, 0.2, 2.0)
 
 
 def _double_contour(vb: Vertebra, a: np.ndarray, top: np.ndarray, bot: np.ndarray, v: np.ndarray):
@@ -280,7 +303,7 @@ def _double_contour(vb: Vertebra, a: np.ndarray, top: np.ndarray, bot: np.ndarra
     if vb.oblique < 0.3:
         return 0.0
     e = vb.oblique * np.sqrt(np.clip(1 - (2 * a - 1) ** 2, 0, 1))
-    return 0.25 * (np.exp(-((v - top - e) / 0.45) ** 2) + np.exp(-((v - bot + e) / 0.45) ** 2))
+    return DOUBLE * ENDPLATE * (np.exp(-((v - top - e) / DOUBLE_MM) ** 2) + np.exp(-((v - bot + e) / DOUBLE_MM) ** 2))
 
 
 def _osteophytes(vb: Vertebra, u: np.ndarray, v: np.ndarray, top: np.ndarray, bot: np.ndarray,
