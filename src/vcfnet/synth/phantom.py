@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vcfnet.synth.imaging import acquire, smooth_noise, soft_ellipse, upsample
+from vcfnet.synth.imaging import acquire, blur, smooth_noise, soft_ellipse, upsample
 from vcfnet.synth.landmarks import LEVELS, VertebraTruth, truth
 from vcfnet.synth.signs import sample_signs
 from vcfnet.synth.sites import SiteProfile
@@ -34,6 +34,11 @@ TRANSITIONAL: dict[str, tuple[str, tuple[float, float, float, float, float]]] = 
 }
 #: Peak attenuation (log units) of the faint curvilinear planes over and around the spine (``_planes``).
 PLANES = 0.05
+ARCH_MM = 0.8       # blur of the neural arch (sigma, mm): round bones at several depths, no sharp edge; drawn
+                    # sharp, the pedicles and foramina made a ladder of crisp bars behind the bodies
+FINE = 0.01         # the finest soft-tissue clutter (attenuation std) and ...
+FINE_MM = 1.0       # ... its grain (mm): bowel contents and fat at film scale; without it the backgrounds were
+                    # the detector's white noise alone, where real crops show mottled tissue
 
 
 def anatomy(anomaly: str | None = None) -> dict[str, tuple[float, float, float, float, float]]:
@@ -163,9 +168,12 @@ def _background(rng: np.random.Generator, shape: tuple[int, int], s: float, spin
     mu = _soft_tissue(rng, small, s * f, spine)
     _iliac_crests(rng, mu, s * f, spine)
     _bowel_gas(rng, mu, s * f, spine)
+    arch = np.zeros_like(mu)
     for vb in spine:
-        render_posterior(mu, vb, s * f, 0.35 * gain)
+        render_posterior(arch, vb, s * f, 0.35 * gain)
+    mu += blur(arch, ARCH_MM / (s * f))    # round bones at several depths: no edge of theirs is sharp
     mu = upsample(mu, f, shape)
+    mu += FINE * smooth_noise(rng, shape, FINE_MM / s, smooth=1.0)
     _ribs(rng, mu, s, spine)      # at full resolution: their cortices are thin sharp lines
     _planes(rng, mu, s, spine, PLANES)
     return mu

@@ -25,10 +25,11 @@ TEXTURE = 0.6       # trabecular texture: relative modulation of the trabecular 
 TEX_SIGMA = (5.0, 0.9)   # its grain (cells, rows x columns): faint fibres down the spine (the vertical
                          # trabeculae), as the real crops look under a high-pass filter; (8, 0.7) drew a
                          # barcode of stripes, (2.5, 1.4) a blotchy net confined to the body
+COARSE = 0.6        # the texture's coarse part (3 and 7 mm patches of denser and sparser bone), relative
 MESH_WIDTH = 0.45        # line width of the mesh, in standard deviations of the band-passed noise
 UNSHARP_MM = 1.6    # blur of the body's outline from its curvature across the beam (sigma, mm)
-END_MM = 0.3        # cortical endplate thickness, mm
-ENDPLATE = 0.30     # attenuation of the endplate plates, relative to the body's bone
+END_MM = 0.6        # cortical endplate thickness, mm: on the real crops a 1-1.5 mm band (with the blur), not a hairline
+ENDPLATE = 0.22     # attenuation of the endplate plates, relative to the body's bone
 WALL = 0.15         # ... of the anterior and posterior walls
 WALL_MM = 1.2       # the walls fade into the body over this distance (mm): a curved shell, not a drawn line
 CORTEX_MM = 0.2     # blur of the cortical plates (sigma, mm): seen edge-on they stay sharp lines
@@ -268,7 +269,9 @@ def texture_bank(rng: np.random.Generator) -> np.ndarray:
     band /= band.std() + 1e-6
     mesh = np.exp(-(band / MESH_WIDTH) ** 2)
     mesh = (mesh - mesh.mean()) / (mesh.std() + 1e-6)
-    return 0.8 * mesh + 0.3 * band + 0.2 * smooth_noise(rng, shape, 4.0 / TEX_MM)
+    coarse = (smooth_noise(rng, shape, 3.0 / TEX_MM, smooth=1.0)
+              + 0.8 * smooth_noise(rng, shape, 7.0 / TEX_MM, smooth=1.0))
+    return 0.8 * mesh + 0.3 * band + COARSE * coarse
 
 
 def _textures(rng: np.random.Generator, vb: Vertebra, u: np.ndarray, v: np.ndarray, bank: np.ndarray):
@@ -336,7 +339,9 @@ def _posterior(vb: Vertebra, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     thoracic = vb.level.startswith("T")
     pars = (up + 0.36 * D, -0.12 * H)
     # the arch is one bone: where its parts join, the beam crosses one mass, not two (max, not sum)
-    parts = [0.30 * ped * _tube(u, v, (up - 2.0, -0.24 * H), (up + 0.3 * D, -0.2 * H), 0.2 * H),
+    # the pedicle leaves the posterior wall: it has no rounded end over the body (a disc there, not bone)
+    root = 1.0 / (1.0 + np.exp(np.clip((up - u) / 0.8, -30, 30)))
+    parts = [0.30 * ped * root * _tube(u, v, (up - 2.0, -0.24 * H), (up + 0.3 * D, -0.2 * H), 0.2 * H),
              0.15 * _tube(u, v, pars, (up + 0.40 * D, -0.66 * H), 0.085 * H),                # superior process
              0.15 * _tube(u, v, (up + 0.44 * D, 0.12 * H), (up + 0.50 * D, 0.70 * H), 0.085 * H),   # inferior
              0.20 * _tube(u, v, pars, (up + 0.58 * D, 0.38 * H), 0.13 * H)]                  # pars and lamina
@@ -346,7 +351,8 @@ def _posterior(vb: Vertebra, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         parts.append(0.12 * _tube(u, v, (up + 0.58 * D, 0.02 * H), (up + 0.92 * D, 0.14 * H), 0.27 * H))
     out = np.maximum.reduce(parts)
     # the transverse processes stick out sideways: seen end-on over the pedicle, another bone on the path
-    out += 0.07 * _tube(u, v, (up + 0.1 * D, -0.12 * H), (up + 0.2 * D, -0.1 * H), 0.26 * H)
+    # (a thin plate end-on: an ill-defined oval without a cortical rim, not a disc)
+    out += 0.05 * _tube(u, v, (up + 0.15 * D, -0.22 * H), (up + 0.17 * D, 0.0), 0.17 * H, wall=0.0)
     return out
 
 
