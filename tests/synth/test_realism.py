@@ -31,10 +31,15 @@ ZERO_FLOOR = 0.005
 
 
 @pytest.fixture(scope="module")
-def synthetic(tmp_path_factory) -> np.ndarray:
+def study(tmp_path_factory):
     out = tmp_path_factory.mktemp("realism") / "study"
     generate_study(out, scale=0.02, seed=0, fmt="dicom", workers=2, resolution=DEMO_RESOLUTION)
-    crops = synthetic_crops(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def synthetic(study) -> np.ndarray:
+    crops = synthetic_crops(study)
     assert len(crops) >= 60
     return statistics_matrix(crops)
 
@@ -120,3 +125,14 @@ def test_the_cnn_probe_needs_real_crops(tmp_path, capsys):
     assert main(["synth", str(tmp_path / "s"), "--scale", "0.001", "--cnn-probe", "2"]) != 0
     assert "--cnn-probe needs --real-crops" in capsys.readouterr().err
     assert not (tmp_path / "s").exists()         # refused before anything was generated
+
+
+def test_the_montage_shows_every_site_per_class_and_fills_every_slot(study):
+    from vcfnet.synth.montage import _synthetic_by_class
+
+    picks = _synthetic_by_class(study, per_class=5)
+    for label, tiles in picks.items():
+        sites = [caption.split()[0] for _, caption in tiles]
+        assert len(tiles) == 5, (label, sites)             # four sites, five slots: one site twice
+        assert set(sites[:4]) == {"site1", "site2", "site3", "site4"}, sites    # every site before a repeat
+        assert len({crop.tobytes() for crop, _ in tiles}) == 5     # no vertebra shown twice

@@ -136,28 +136,34 @@ def _save(plt, fig, path: str | Path) -> Path:
 
 
 def _synthetic_by_class(root: Path, per_class: int) -> dict[str, list]:
-    """Up to ``per_class`` crops per class, taken in turn from each source (so every site shows)."""
+    """Up to ``per_class`` crops per class, taken in turn from each source: every site once before any
+    site twice (four sites and five tiles: one site shows two crops, no slot stays empty)."""
     from vcfnet.io import read_radiograph, read_voc
     from vcfnet.preprocess import crop_roi
 
     sources = json.loads((root / "manifest.json").read_text(encoding="utf-8"))["sources"]
-    queues = {s["path"]: sorted((root / s["path"]).glob("*.xml")) for s in sources}
     site_of = {s["path"]: s["site"] for s in sources}
     picks: dict[str, list] = {c: [] for c in CLASSES}
-    while any(queues.values()) and any(len(v) < per_class for v in picks.values()):
-        for src, queue in queues.items():
-            if not queue:
-                continue
-            xml = queue.pop(0)
-            ann = read_voc(xml)
-            wanted = [b for b in ann.boxes if len(picks[b.label]) < per_class
-                      and site_of[src] not in {c.split()[0] for _, c in picks[b.label]}]
-            if not wanted:
-                continue
-            pixels = read_radiograph(xml.parent / ann.filename).pixels
-            for b in wanted:
-                crop = crop_roi(pixels, (b.x0, b.y0, b.x1, b.y1), size=TILE, margin=CROP_MARGIN)
-                picks[b.label].append((crop, f"{site_of[src]} {b.level}"))
+    taken: set[tuple[str, str, str]] = set()
+    for distinct_sites in (True, False):
+        queues = {s["path"]: sorted((root / s["path"]).glob("*.xml")) for s in sources}
+        while any(queues.values()) and any(len(v) < per_class for v in picks.values()):
+            for src, queue in queues.items():
+                if not queue:
+                    continue
+                xml = queue.pop(0)
+                ann = read_voc(xml)
+                pixels = None
+                for b in ann.boxes:
+                    have = picks[b.label]
+                    if len(have) >= per_class or (src, xml.name, b.level) in taken or (
+                            distinct_sites and site_of[src] in {c.split()[0] for _, c in have}):
+                        continue
+                    if pixels is None:
+                        pixels = read_radiograph(xml.parent / ann.filename).pixels
+                    have.append((crop_roi(pixels, (b.x0, b.y0, b.x1, b.y1), size=TILE, margin=CROP_MARGIN),
+                                 f"{site_of[src]} {b.level}"))
+                    taken.add((src, xml.name, b.level))
     return picks
 
 
