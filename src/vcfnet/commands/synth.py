@@ -38,7 +38,7 @@ def synth(
                                               "them beside the synthetic crops in the montage."),
     cnn_probe: int = typer.Option(0, "--cnn-probe", min=0, help="With --real-crops: also train a small CNN "
                                   "from scratch to tell the crops apart (5-fold CV) over this many seeds and "
-                                  "print its AUCs (0.5: no cue found; about 10 s per seed on 2 cores)."),
+                                  "print its AUCs (0.5: no cue found; 10-60 s per seed on 2 cores, by machine and crop count)."),
 ) -> None:
     """Synthetic lateral lumbar radiographs from four sites with LabelImg boxes on the fractured vertebrae.
 
