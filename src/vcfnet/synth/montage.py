@@ -13,6 +13,7 @@ a correct reader gets bone bright at every site (MONOCHROME1 included).
 from __future__ import annotations
 
 import json
+from itertools import zip_longest
 from pathlib import Path
 
 from vcfnet.errors import VcfnetError
@@ -143,27 +144,39 @@ def _synthetic_by_class(root: Path, per_class: int) -> dict[str, list]:
 
     sources = json.loads((root / "manifest.json").read_text(encoding="utf-8"))["sources"]
     site_of = {s["path"]: s["site"] for s in sources}
-    picks: dict[str, list] = {c: [] for c in CLASSES}
-    taken: set[tuple[str, str, str]] = set()
-    for distinct_sites in (True, False):
-        queues = {s["path"]: sorted((root / s["path"]).glob("*.xml")) for s in sources}
-        while any(queues.values()) and any(len(v) < per_class for v in picks.values()):
-            for src, queue in queues.items():
-                if not queue:
-                    continue
-                xml = queue.pop(0)
-                ann = read_voc(xml)
-                pixels = None
-                for b in ann.boxes:
-                    have = picks[b.label]
-                    if len(have) >= per_class or (src, xml.name, b.level) in taken or (
-                            distinct_sites and site_of[src] in {c.split()[0] for _, c in have}):
-                        continue
-                    if pixels is None:
-                        pixels = read_radiograph(xml.parent / ann.filename).pixels
-                    have.append((crop_roi(pixels, (b.x0, b.y0, b.x1, b.y1), size=TILE, margin=CROP_MARGIN),
-                                 f"{site_of[src]} {b.level}"))
-                    taken.add((src, xml.name, b.level))
+    n_sites = len(set(site_of.values()))
+    queues = [[(s["path"], xml) for xml in sorted((root / s["path"]).glob("*.xml"))] for s in sources]
+    round_robin = [item for turn in zip_longest(*queues) for item in turn if item is not None]
+    # choose first (a new site per class; later boxes kept as spares), decode afterwards, each film once
+    chosen: dict[str, list] = {c: [] for c in CLASSES}
+    spare: dict[str, list] = {c: [] for c in CLASSES}
+
+    def settled(label: str) -> bool:
+        have = chosen[label]
+        return len(have) >= per_class or (len({site_of[src] for src, *_ in have}) == n_sites
+                                          and len(have) + len(spare[label]) >= per_class)
+
+    for src, xml in round_robin:
+        if all(settled(c) for c in CLASSES):
+            break
+        ann = read_voc(xml)
+        for b in ann.boxes:
+            have = chosen[b.label]
+            if len(have) < per_class and site_of[src] not in {site_of[s] for s, *_ in have}:
+                have.append((src, xml, ann, b))
+            elif len(spare[b.label]) < per_class:
+                spare[b.label].append((src, xml, ann, b))
+    tiles = {label: (chosen[label] + spare[label])[:per_class] for label in CLASSES}
+    by_film: dict[Path, list] = {}
+    for label, items in tiles.items():
+        for k, (src, xml, ann, b) in enumerate(items):
+            by_film.setdefault(xml, []).append((label, k, src, ann, b))
+    picks: dict[str, list] = {label: [None] * len(items) for label, items in tiles.items()}
+    for xml, wanted in by_film.items():             # one film in memory at a time
+        pixels = read_radiograph(xml.parent / wanted[0][3].filename).pixels
+        for label, k, src, _, b in wanted:
+            picks[label][k] = (crop_roi(pixels, (b.x0, b.y0, b.x1, b.y1), size=TILE, margin=CROP_MARGIN),
+                               f"{site_of[src]} {b.level}")
     return picks
 
 
