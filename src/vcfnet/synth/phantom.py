@@ -39,6 +39,9 @@ ARCH_MM = 0.8       # blur of the neural arch (sigma, mm): round bones at severa
 FINE = 0.01         # the finest soft-tissue clutter (attenuation std) and ...
 FINE_MM = 1.0       # ... its grain (mm): bowel contents and fat at film scale; without it the backgrounds were
                     # the detector's white noise alone, where real crops show mottled tissue
+CLUTTER_FROM_MM = 5.0   # the bowel clutter stays full strength up to this far behind the posterior walls ...
+CLUTTER_FADE_MM = 25.0  # ... then fades over this distance ...
+CLUTTER_BEHIND = 0.25   # ... to this share over the paraspinal muscles
 
 
 def anatomy(anomaly: str | None = None) -> dict[str, tuple[float, float, float, float, float]]:
@@ -173,7 +176,7 @@ def _background(rng: np.random.Generator, shape: tuple[int, int], s: float, spin
         render_posterior(arch, vb, s * f, 0.35 * gain)
     mu += blur(arch, ARCH_MM / (s * f))    # round bones at several depths: no edge of theirs is sharp
     mu = upsample(mu, f, shape)
-    mu += FINE * smooth_noise(rng, shape, FINE_MM / s, smooth=1.0)
+    mu += FINE * smooth_noise(rng, shape, FINE_MM / s, smooth=1.0) * _clutter_weight(shape, s, spine)
     _ribs(rng, mu, s, spine)      # at full resolution: their cortices are thin sharp lines
     _planes(rng, mu, s, spine, PLANES)
     return mu
@@ -198,8 +201,9 @@ def _soft_tissue(rng: np.random.Generator, shape: tuple[int, int], s: float, spi
     mu = (bulk * (0.35 + 0.65 * thick) * skin).astype(np.float32)
     mu += 0.14 * smooth_noise(rng, shape, 25.0 / s, smooth=1.5)
     # the clutter of everything else the beam crosses (bowel contents, fat planes, vessels)
-    mu += 0.015 * smooth_noise(rng, shape, 6.0 / s, smooth=1.0)
-    mu += 0.015 * smooth_noise(rng, shape, 2.5 / s, smooth=1.0)
+    w = _clutter_weight(shape, s, spine)
+    mu += 0.015 * smooth_noise(rng, shape, 6.0 / s, smooth=1.0) * w
+    mu += 0.015 * smooth_noise(rng, shape, 2.5 / s, smooth=1.0) * w
     # psoas: a fusiform muscle shadow over the bodies from T12 down, widening towards L4-L5
     t12, l5 = (next(v for v in spine if v.level == lv) for lv in ("T12", "L5"))
     down = np.clip((y - t12.cy) / max(l5.cy - t12.cy, 1.0), 0, 1.3)[:, None]
@@ -209,6 +213,18 @@ def _soft_tissue(rng: np.random.Generator, shape: tuple[int, int], s: float, spi
            * np.sin(np.pi * np.clip(down / 1.3, 0, 1)) ** 0.7).astype(np.float32)
     mu -= _lungs(rng, y, x, spine, back, front) * (bulk * (0.35 + 0.65 * thick) * skin).astype(np.float32)
     return mu
+
+
+def _clutter_weight(shape: tuple[int, int], s: float, spine: list[Vertebra]) -> np.ndarray:
+    """Where the beam crosses bowel: 1 from the belly to just behind the bodies' posterior walls, falling to
+    ``CLUTTER_BEHIND`` over the paraspinal muscles (drawn everywhere, the clutter made the whole film look
+    grainy and cloudy, where real films are smooth behind the spine)."""
+    y = (np.arange(shape[0], dtype=np.float32) + 0.5) * s
+    x = (np.arange(shape[1], dtype=np.float32) + 0.5) * s
+    cys = [v.cy for v in spine]
+    wall = np.interp(y, cys, [v.cx + v.depth / 2 for v in spine]).astype(np.float32) + CLUTTER_FROM_MM
+    fall = np.clip((x[None, :] - wall[:, None]) / CLUTTER_FADE_MM, 0, 1)
+    return (1 - (1 - CLUTTER_BEHIND) * fall * fall * (3 - 2 * fall)).astype(np.float32)
 
 
 def _lungs(rng: np.random.Generator, y: np.ndarray, x: np.ndarray, spine: list[Vertebra], back: np.ndarray,
