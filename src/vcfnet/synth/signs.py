@@ -26,7 +26,7 @@ class Signs:
     loss: float                       # greatest height loss, fraction of the height
     shape: tuple[float, float, float]  # weights of wedge, biconcave and uniform (crush) collapse
     superior: float                   # share of the loss taken by the superior endplate
-    step: float                       # endplate break / step-off with a sharp angular notch
+    step: float                       # endplate break / step-off with a notch (a rounded dip)
     break_pos: float                  # where the endplate breaks, 0 anterior .. 1 posterior
     buckle: float                     # anterior cortical buckle (a step in the anterior wall)
     impaction: float                  # faint condensation band under the broken endplate

@@ -19,20 +19,27 @@ from vcfnet.synth.signs import Signs
 
 TEX_MM = 0.3        # cell of the trabecular texture grid
 BONE = 0.32         # attenuation (log units) of the body's bone at unit density, at bone_gain 1
-TRABECULAR = 0.22   # the trabecular bone's share of a body's attenuation: on real films the body is barely
-                    # brighter than the soft tissue around it, its outline drawn by the cortex
-TEXTURE = 0.6       # trabecular texture: relative modulation of the trabecular attenuation
-TEX_SIGMA = (5.0, 0.9)   # its grain (cells, rows x columns): faint fibres down the spine (the vertical
-                         # trabeculae), as the real crops look under a high-pass filter; (8, 0.7) drew a
-                         # barcode of stripes, (2.5, 1.4) a blotchy net confined to the body
+TRABECULAR = 0.36   # the trabecular bone's share of a body's attenuation: on real films the body is a block a
+                    # little brighter than the soft tissue around it (at 0.22 the crops showed endplate
+                    # lines floating on the background once the walls were faint)
+TEXTURE = 0.7       # trabecular texture: relative modulation of the trabecular attenuation
+TEX_SIGMA = (2.8, 2.0)   # its grain (cells, rows x columns): a net of plates and rods 2-3 mm across, a
+                         # little longer down the spine; (5, 0.9) drew fibres whose power at 1-2 mm periods
+                         # was 3-5x stronger across the spine than down it (the real crops: 1.25x), (8, 0.7)
+                         # a barcode of stripes
 COARSE = 0.6        # the texture's coarse part (3 and 7 mm patches of denser and sparser bone), relative
 MESH_WIDTH = 0.45        # line width of the mesh, in standard deviations of the band-passed noise
 UNSHARP_MM = 1.6    # blur of the body's outline from its curvature across the beam (sigma, mm)
-END_MM = 0.6        # cortical endplate thickness, mm: on the real crops a 1-1.5 mm band (with the blur), not a hairline
-ENDPLATE = 0.22     # attenuation of the endplate plates, relative to the body's bone
-WALL = 0.15         # ... of the anterior and posterior walls
+END_MM = 1.0        # cortical endplate thickness, mm: on the real crops a 1-1.5 mm band (with the blur), not a hairline
+ENDPLATE = 0.18     # attenuation of the endplate plates, relative to the body's bone
+WALL = 0.14         # ... of the anterior and posterior walls: on the real crops far fainter than the endplates
 WALL_MM = 1.2       # the walls fade into the body over this distance (mm): a curved shell, not a drawn line
-CORTEX_MM = 0.2     # blur of the cortical plates (sigma, mm): seen edge-on they stay sharp lines
+WALL_BLUR_MM = 0.5  # blur of the walls (sigma, mm): curved across the beam, they are not met edge-on along
+                    # their whole width as the endplates are; drawn as sharp as the endplates, every body
+                    # was a quadrilateral traced with one pen
+SUBCHONDRAL = 0.5   # the denser bone under each endplate (relative to the trabecular path at the endplate) ...
+SUBCHONDRAL_MM = 1.5     # ... falling off over this distance: the endplate reads as a bright band, not a line
+CORTEX_MM = 0.3     # blur of the cortical plates (sigma, mm): seen edge-on they stay sharp lines
 CORTEX_MOTTLE = 0.5      # the cortex's thickness varies along it (relative, on a 3 mm grid): real endplates
                          # fade in and out rather than being drawn with one pen
 DOUBLE = 0.56       # the second, oblique endplate contour (the far rim), relative to the endplate: the
@@ -102,11 +109,11 @@ def render_vertebra(mu: np.ndarray, rng: np.random.Generator, vb: Vertebra, spac
     if patch is None:
         return None
     (y0, y1, x0, x1), u, v = patch
-    body, cortex, trabeculae, mask, outline = _body(rng, vb, u, v, spacing, bank)
+    body, cortex, walls, trabeculae, mask, outline = _body(rng, vb, u, v, spacing, bank)
     # the body's outline is not one curve across its width (anatomical unsharpness), but the cortical
     # plates are thin sheets that the beam meets edge-on: sharp lines; the texture is as fine as the bone
     mu[y0:y1, x0:x1] += (gain * BONE) * (blur(body, UNSHARP_MM / spacing) + blur(cortex, CORTEX_MM / spacing)
-                                         + trabeculae)
+                                         + blur(walls, WALL_BLUR_MM / spacing) + trabeculae)
     rows = np.flatnonzero(mask.max(axis=1) > 0.5)
     cols = np.flatnonzero(mask.max(axis=0) > 0.5)
     if not len(rows) or not len(cols):
@@ -187,8 +194,9 @@ def endplate_curves(vb: Vertebra, ol: Outline, u: np.ndarray):
         loss = sg.loss * H * _profile(sg, a)
         top = top + sg.superior * loss
         bot = bot - (1 - sg.superior) * loss
-        notch = np.clip(1 - np.abs(a - sg.break_pos) / 0.14, 0, None)
-        step = 1.0 / (1.0 + np.exp(np.clip((a - sg.break_pos) * D / 0.4, -30, 30)))
+        # a rounded dip and a step of a millimetre's width: a V with a sharp tip looked drawn
+        notch = np.exp(-((a - sg.break_pos) / 0.09) ** 2)
+        step = 1.0 / (1.0 + np.exp(np.clip((a - sg.break_pos) * D / 0.8, -30, 30)))
         top = top + sg.step * (2.5 * step + 2.0 * notch)
         rag = np.interp(a, np.linspace(0, 1, 9), ol.rag).astype(np.float32)
         top = top + 1.1 * sg.cortical_loss * rag
@@ -239,21 +247,26 @@ def _body(rng: np.random.Generator, vb: Vertebra, u: np.ndarray, v: np.ndarray, 
     path = TRABECULAR * vb.density * (0.3 + 0.35 * np.sqrt(1 - ru * ru))
     # sclerosis thickens the endplate into a band under it (blurred with the outline)
     trab = path + 0.8 * scl * thick
-    cortex = ENDPLATE * np.maximum(end_top, end_bot) + WALL * walls
-    cortex = (cortex + _double_contour(vb, a, top, bot, v)) * _mottle(rng, vb, u, v)
+    # under each endplate the trabeculae are denser (subchondral bone): a band fading into the body
+    trab = trab + (SUBCHONDRAL * TRABECULAR * vb.density * 0.65) * (
+        np.exp(-np.clip(dt, 0, None) / SUBCHONDRAL_MM) + np.exp(-np.clip(db, 0, None) / SUBCHONDRAL_MM))
+    mottle = _mottle(rng, vb, u, v)
+    cortex = (ENDPLATE * np.maximum(end_top, end_bot) + _double_contour(vb, a, top, bot, v)) * mottle
+    walls = WALL * walls * mottle
     if sg is not None:
         trab = trab * (1 - 0.2 * sg.lysis - 0.8 * sg.lysis * holes) + 0.35 * sg.blastic * dense
         trab = trab + vb.density * (0.6 * scl * (np.exp(-np.clip(dt, 0, None) / 3.5)
                                                  + np.exp(-np.clip(db, 0, None) / 3.5))
                                     + 0.5 * sg.impaction * np.exp(-((dt - 3.0) / 1.2) ** 2))
-        cortex = cortex * (1 - sg.cortical_loss * np.clip(1.5 * holes + 0.6 * (u > vb.depth / 4), 0, 1))
+        lost = 1 - sg.cortical_loss * np.clip(1.5 * holes + 0.6 * (u > vb.depth / 4), 0, 1)
+        cortex, walls = cortex * lost, walls * lost
     body = mask * trab + _osteophytes(vb, u, v, top, bot, s)   # beaks: soft outgrowths of the corners
-    cortex = mask * cortex
+    cortex, walls = mask * cortex, mask * walls
     trabeculae = (mask * TEXTURE) * path * tex
     if sg is not None:
         trabeculae = trabeculae * (1 - 0.5 * sg.lysis)
-    return (body.astype(np.float32), np.asarray(cortex, np.float32), trabeculae.astype(np.float32), mask,
-            outline)
+    return (body.astype(np.float32), np.asarray(cortex, np.float32), np.asarray(walls, np.float32),
+            trabeculae.astype(np.float32), mask, outline)
 
 
 def texture_bank(rng: np.random.Generator) -> np.ndarray:
