@@ -24,8 +24,8 @@ TRABECULAR = 0.36   # the trabecular bone's share of a body's attenuation: on re
                     # lines floating on the background once the walls were faint)
 TEXTURE = 0.7       # trabecular texture: relative modulation of the trabecular attenuation
 TEX_SIGMA = (2.8, 2.0)   # its grain (cells, rows x columns): a net of plates and rods 2-3 mm across, a
-                         # little longer down the spine; (5, 0.9) drew fibres whose power at 1-2 mm periods
-                         # was 3-5x stronger across the spine than down it (the real crops: 1.25x), (8, 0.7)
+                         # little longer down the spine; (5, 0.9) at this trabecular share drew fibres whose
+                         # 1-2 mm power was 3-5x stronger across the spine than down it (real: 1.25x), (8, 0.7)
                          # a barcode of stripes
 COARSE = 0.6        # the texture's coarse part (3 and 7 mm patches of denser and sparser bone), relative
 MESH_WIDTH = 0.45        # line width of the mesh, in standard deviations of the band-passed noise
