@@ -4,7 +4,7 @@ Geometry lives in the vertebra's own frame, in millimetres: ``u`` runs from the 
 (-depth/2) to the posterior wall (+depth/2) and on to the posterior elements, ``v`` runs down the
 spine (upper endplate at -height/2). Endplates are curves v(u), walls are curves u(v); a soft
 signed distance to that outline gives the body, its cortex and its endplates, anti-aliased at the
-pixel size; the cortical plates (endplates, walls) are kept sharp, the rest of the outline soft.
+pixel size; the endplates are kept sharp, the walls a little softer, the rest of the outline soft.
 Trabecular texture is a mesh of filtered noise laid out in the same frame, so it turns with the vertebra.
 """
 from __future__ import annotations
@@ -111,7 +111,8 @@ def render_vertebra(mu: np.ndarray, rng: np.random.Generator, vb: Vertebra, spac
     (y0, y1, x0, x1), u, v = patch
     body, cortex, walls, trabeculae, mask, outline = _body(rng, vb, u, v, spacing, bank)
     # the body's outline is not one curve across its width (anatomical unsharpness), but the cortical
-    # plates are thin sheets that the beam meets edge-on: sharp lines; the texture is as fine as the bone
+    # plates are thin sheets that the beam meets edge-on: sharp lines (the curved walls less so); the
+    # texture is as fine as the bone
     mu[y0:y1, x0:x1] += (gain * BONE) * (blur(body, UNSHARP_MM / spacing) + blur(cortex, CORTEX_MM / spacing)
                                          + blur(walls, WALL_BLUR_MM / spacing) + trabeculae)
     rows = np.flatnonzero(mask.max(axis=1) > 0.5)
@@ -248,15 +249,14 @@ def _body(rng: np.random.Generator, vb: Vertebra, u: np.ndarray, v: np.ndarray, 
     # sclerosis thickens the endplate into a band under it (blurred with the outline)
     trab = path + 0.8 * scl * thick
     # under each endplate the trabeculae are denser (subchondral bone): a band fading into the body
-    trab = trab + (SUBCHONDRAL * TRABECULAR * vb.density * 0.65) * (
-        np.exp(-np.clip(dt, 0, None) / SUBCHONDRAL_MM) + np.exp(-np.clip(db, 0, None) / SUBCHONDRAL_MM))
+    # (0.65: the path at mid-depth, where ``path`` peaks)
+    trab = trab + (SUBCHONDRAL * TRABECULAR * vb.density * 0.65) * _beneath(dt, db, SUBCHONDRAL_MM)
     mottle = _mottle(rng, vb, u, v)
     cortex = (ENDPLATE * np.maximum(end_top, end_bot) + _double_contour(vb, a, top, bot, v)) * mottle
     walls = WALL * walls * mottle
     if sg is not None:
         trab = trab * (1 - 0.2 * sg.lysis - 0.8 * sg.lysis * holes) + 0.35 * sg.blastic * dense
-        trab = trab + vb.density * (0.6 * scl * (np.exp(-np.clip(dt, 0, None) / 3.5)
-                                                 + np.exp(-np.clip(db, 0, None) / 3.5))
+        trab = trab + vb.density * (0.6 * scl * _beneath(dt, db, 3.5)
                                     + 0.5 * sg.impaction * np.exp(-((dt - 3.0) / 1.2) ** 2))
         lost = 1 - sg.cortical_loss * np.clip(1.5 * holes + 0.6 * (u > vb.depth / 4), 0, 1)
         cortex, walls = cortex * lost, walls * lost
@@ -267,6 +267,12 @@ def _body(rng: np.random.Generator, vb: Vertebra, u: np.ndarray, v: np.ndarray, 
         trabeculae = trabeculae * (1 - 0.5 * sg.lysis)
     return (body.astype(np.float32), np.asarray(cortex, np.float32), np.asarray(walls, np.float32),
             trabeculae.astype(np.float32), mask, outline)
+
+
+def _beneath(dt: np.ndarray, db: np.ndarray, mm: float) -> np.ndarray:
+    """Weight of the bone just beneath the endplates: 1 at each plate, falling off over ``mm`` into the body
+    (``dt``, ``db``: mm below the upper and above the lower endplate)."""
+    return np.exp(-np.clip(dt, 0, None) / mm) + np.exp(-np.clip(db, 0, None) / mm)
 
 
 def texture_bank(rng: np.random.Generator) -> np.ndarray:
