@@ -22,11 +22,12 @@ BONE = 0.32         # attenuation (log units) of the body's bone at unit density
 TRABECULAR = 0.36   # the trabecular bone's share of a body's attenuation: on real films the body is a block a
                     # little brighter than the soft tissue around it (at 0.22 the crops showed endplate
                     # lines floating on the background once the walls were faint)
-TEXTURE = 0.7       # trabecular texture: relative modulation of the trabecular attenuation
-TEX_SIGMA = (2.8, 2.0)   # its grain (cells, rows x columns): a net of plates and rods 2-3 mm across, a
-                         # little longer down the spine; (5, 0.9) at this trabecular share drew fibres whose
-                         # 1-2 mm power was 3-5x stronger across the spine than down it (real: 1.25x), (8, 0.7)
-                         # a barcode of stripes
+TEXTURE = 0.5       # trabecular texture: relative modulation of the trabecular attenuation
+TEX_SIGMA = (1.6, 1.2)   # its grain (cells, rows x columns): a fine grain a little longer down the spine. The
+                         # net of the seventh step (2.8, 2.0; modulation 0.7) drew the same lace, cells 2-3 mm
+                         # across, in every body, as visible on the whole film as in a crop (real crops show a
+                         # fine grain at this size); (5, 0.9) drew fibres with 3-5x more 1-2 mm power across
+                         # the spine than down it (real: 1.25x), (8, 0.7) a barcode of stripes
 COARSE = 0.6        # the texture's coarse part (3 and 7 mm patches of denser and sparser bone), relative
 MESH_WIDTH = 0.45        # line width of the mesh, in standard deviations of the band-passed noise
 UNSHARP_MM = 1.6    # blur of the body's outline from its curvature across the beam (sigma, mm)
