@@ -28,7 +28,7 @@ SIMULATED = (
     "- torso: lateral path through a flat-backed ellipse; air behind",
     "- T10-S2 on a lordotic curve; bodies with endplate bands of",
     "  varying thickness (two rims when oblique), fainter walls,",
-    "  a trabecular net (plates, rods); the neural arch as bone tubes",
+    "  a fine trabecular grain; the neural arch as bone tubes",
     "- lungs above two hemidiaphragms (posterior recess at T12-L1)",
     "- ribs 11-12 over T11-L1 (near and far); iliac crests at L4-L5",
     "- psoas shadow, bowel gas loops and stool, aortic plaques,",
