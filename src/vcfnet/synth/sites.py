@@ -62,7 +62,8 @@ def _site(site: str, number: int, modality: str, manufacturer: str, model: str, 
 
 # Sites 2 and 4 flatten the broad brightness harder (0.9) at a lower display contrast (1.2, 1.1): with 0.6-0.64
 # at 1.8-2.0 the trend left along the spine was magnified, and their T12 crops came out with means from 68 to
-# 172 of 255 (real crops: 78-151), some near black. Their T12 crops now land at 96-151 (p10 of one site to p90 of the other, 9 patients each).
+# 172 of 255 (real crops: 78-151), some near black; now 96-151 (p10 of one site to p90 of the other, 9 patients
+# each).
 SITES: dict[str, SiteProfile] = {p.site: p for p in (
     _site("site1", 1, "DX", "Synthetica Imaging", "SynthDR 4000", "Synthetic General Hospital 1",
           spacing=0.148, fov=(350.0, 290.0), bits=12, allocated=16, photometric="MONOCHROME2",
